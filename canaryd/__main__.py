@@ -1,0 +1,3 @@
+from canaryd.cli.main import main
+
+main()
