@@ -34,6 +34,8 @@ class MetricResult(pydantic.BaseModel):
     tolerance: float | None = None  # the harmless difference the test allows, in the same unit
     evidence: float | None = None  # strength of evidence: the e-value or likelihood ratio against "no worse"
     threshold: float | None = None  # evidence needed to decide
+    pass_evidence: float | None = None  # strength of evidence for "no worse": the e-value against "worse"
+    pass_threshold: float | None = None  # pass evidence needed to pass
     canary_samples: int = 0  # requests counted on the canary
     control_samples: int = 0
     reason: str = ""  # one sentence for people: why this verdict

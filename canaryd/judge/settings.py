@@ -1,0 +1,47 @@
+"""The judge's settings: tolerances, error rates and minimum sample, validated by pydantic.
+
+Layer 1 (pure logic). The rollout spec builds a `JudgeSettings` from annotations; the bench builds
+one per calibration point. Defaults suit a service with an error ratio near 0.5% and a p99 near
+200 ms; `docs/bench.md` records how they behave.
+"""
+
+from __future__ import annotations
+
+import pydantic
+
+
+class Tolerance(pydantic.BaseModel):
+    """The harmless difference allowed on one SLI, and whether failing it fails the canary.
+
+    The canary counts as worse only when its rate exceeds `control * (1 + relative) + absolute`.
+    """
+
+    model_config = pydantic.ConfigDict(frozen=True, extra="forbid")
+
+    relative: float = pydantic.Field(default=0.5, ge=0.0)
+    absolute: float = pydantic.Field(default=0.0, ge=0.0, le=1.0)
+    critical: bool = True
+
+
+class JudgeSettings(pydantic.BaseModel):
+    """Everything the judge needs besides the data."""
+
+    model_config = pydantic.ConfigDict(frozen=True, extra="forbid")
+
+    # Chance of failing a canary that sits exactly at the tolerance, however often the judge looks.
+    alpha: float = pydantic.Field(default=0.01, gt=0.0, lt=0.5)
+    # Chance of passing a canary that sits exactly at the tolerance, however often the judge looks.
+    pass_alpha: float = pydantic.Field(default=0.05, gt=0.0, lt=0.5)
+    # Divides the log-likelihood ratios (a tempered likelihood), so extra-binomial variation
+    # such as per-pod differences or warm-up does not read as evidence. 1 trusts the binomial model.
+    variance_inflation: float = pydantic.Field(default=1.5, ge=1.0)
+    # No verdict, pass or fail, before both arms reached these counts.
+    min_canary_requests: int = pydantic.Field(default=100, ge=1)
+    min_control_requests: int = pydantic.Field(default=100, ge=1)
+    min_intervals: int = pydantic.Field(default=4, ge=1)
+
+    error_ratio: Tolerance = Tolerance(relative=0.5, absolute=0.0025)
+    latency: Tolerance = Tolerance(relative=0.5, absolute=0.001)
+    # The latency test compares the share of requests slower than the histogram bound nearest
+    # this quantile of the control's latency.
+    latency_quantile: float = pydantic.Field(default=0.99, gt=0.5, lt=1.0)

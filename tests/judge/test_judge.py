@@ -1,0 +1,238 @@
+"""The judge's verdicts on hand-built comparisons: what passes, what fails, what never passes."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from canaryd import judge, observations, verdicts
+
+BOUNDS = np.array([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, math.inf])
+PASS, FAIL = verdicts.Verdict.PASS, verdicts.Verdict.FAIL
+INCONCLUSIVE, NO_DATA = verdicts.Verdict.INCONCLUSIVE, verdicts.Verdict.NO_DATA
+
+
+def expected_buckets(requests: np.ndarray, *, latency_scale: float) -> np.ndarray:
+    """Cumulative bucket counts of log-normal latencies (median 50 ms, sigma 0.6), without noise."""
+    shares = stats.lognorm.cdf(BOUNDS, 0.6, scale=0.05 * latency_scale)
+    return np.outer(requests, shares)
+
+
+def make_arm(*, requests, error_ratio, latency_scale=1.0, count=40) -> observations.ArmSeries:
+    requests = np.broadcast_to(np.asarray(requests, dtype=float), (count,)).copy()
+    errors = np.broadcast_to(np.asarray(error_ratio, dtype=float), (count,)) * requests
+    return observations.ArmSeries(
+        interval_ends=np.arange(count) * 15.0,
+        requests=requests,
+        errors=errors,
+        bucket_bounds=BOUNDS,
+        bucket_counts=expected_buckets(requests, latency_scale=latency_scale),
+    )
+
+
+def make_comparison(*, canary, control, share=0.1, ready=True) -> observations.Comparison:
+    count = canary.interval_count
+    return observations.Comparison(
+        canary=canary,
+        control=control,
+        canary_share=np.broadcast_to(np.asarray(share, dtype=float), (count,)).copy(),
+        canary_ready=np.broadcast_to(np.asarray(ready, dtype=bool), (count,)).copy(),
+    )
+
+
+def healthy_control(count=40) -> observations.ArmSeries:
+    return make_arm(requests=9000, error_ratio=0.005, count=count)
+
+
+def not_ready_first_half() -> observations.Comparison:
+    # The first 20 intervals hold a terrible canary, but the canary was not Ready then.
+    error_ratio = np.where(np.arange(40) < 20, 0.5, 0.005)
+    ready = np.arange(40) >= 20
+    canary = make_arm(requests=1000, error_ratio=error_ratio)
+    return make_comparison(canary=canary, control=healthy_control(), ready=ready)
+
+
+def control_without_errors() -> observations.Comparison:
+    # 10 intervals: the control never failed, the canary failed in 3 of them.
+    canary_errors = np.array([0, 2, 0, 0, 1, 0, 0, 3, 0, 0], dtype=float)
+    canary = make_arm(requests=100, error_ratio=canary_errors / 100, count=10)
+    control = make_arm(requests=900, error_ratio=0.0, count=10)
+    return make_comparison(canary=canary, control=control)
+
+
+def nan_everywhere() -> observations.Comparison:
+    canary = make_arm(requests=math.nan, error_ratio=math.nan)
+    control = make_arm(requests=math.nan, error_ratio=math.nan)
+    return make_comparison(canary=canary, control=control)
+
+
+CASES = {
+    "good canary passes": (
+        make_comparison(canary=make_arm(requests=1000, error_ratio=0.005), control=healthy_control()),
+        PASS,
+    ),
+    "slightly better canary passes": (
+        make_comparison(canary=make_arm(requests=1000, error_ratio=0.004), control=healthy_control()),
+        PASS,
+    ),
+    "+1pp errors fails": (
+        make_comparison(canary=make_arm(requests=1000, error_ratio=0.015), control=healthy_control()),
+        FAIL,
+    ),
+    "+20% latency fails": (
+        make_comparison(
+            canary=make_arm(requests=1000, error_ratio=0.005, latency_scale=1.2), control=healthy_control()
+        ),
+        FAIL,
+    ),
+    "no data": (
+        observations.Comparison(
+            canary=observations.ArmSeries.empty(),
+            control=observations.ArmSeries.empty(),
+            canary_share=np.zeros(0),
+            canary_ready=np.zeros(0, dtype=bool),
+        ),
+        NO_DATA,
+    ),
+    "NaN counts": (nan_everywhere(), NO_DATA),
+    "zero canary traffic": (
+        make_comparison(canary=make_arm(requests=0, error_ratio=0.0), control=healthy_control()),
+        NO_DATA,
+    ),
+    "zero canary share": (
+        make_comparison(
+            canary=make_arm(requests=1000, error_ratio=0.005), control=healthy_control(), share=0.0
+        ),
+        NO_DATA,
+    ),
+    "all-zero control vs canary errors": (control_without_errors(), INCONCLUSIVE),
+    "below minimum sample": (
+        make_comparison(
+            canary=make_arm(requests=1000, error_ratio=0.5, count=2), control=healthy_control(count=2)
+        ),
+        INCONCLUSIVE,
+    ),
+    "not-ready intervals ignored": (not_ready_first_half(), PASS),
+}
+
+
+@pytest.mark.parametrize(("comparison", "expected"), CASES.values(), ids=CASES.keys())
+def test_judge_verdict(comparison, expected):
+    judgement = judge.judge(comparison, settings=judge.JudgeSettings())
+
+    assert judgement.verdict is expected, judgement
+
+
+def test_not_ready_intervals_not_counted():
+    judgement = judge.judge(not_ready_first_half(), settings=judge.JudgeSettings())
+
+    assert judgement.intervals_used == 20
+    assert judgement.metrics[0].canary_samples == 20 * 1000
+
+
+def test_all_zero_control_never_passes_even_with_many_intervals():
+    comparison = control_without_errors()
+    long = make_comparison(
+        canary=make_arm(requests=100, error_ratio=np.tile(comparison.canary.errors / 100, 10), count=100),
+        control=make_arm(requests=900, error_ratio=0.0, count=100),
+    )
+
+    judgement = judge.judge(long, settings=judge.JudgeSettings())
+
+    assert judgement.metrics[0].verdict is not PASS
+    assert judgement.verdict is not PASS
+
+
+def test_failing_result_carries_numbers():
+    comparison = CASES["+1pp errors fails"][0]
+
+    result = judge.judge(comparison, settings=judge.JudgeSettings()).metrics[0]
+
+    assert result.metric == judge.ERROR_RATIO
+    assert result.canary_value == pytest.approx(0.015)
+    assert result.control_value == pytest.approx(0.005)
+    assert result.effect == pytest.approx(0.01)
+    assert result.tolerance == pytest.approx(0.005 * 0.5 + 0.0025)
+    assert result.evidence >= result.threshold == pytest.approx(100)
+    assert result.canary_samples == 40 * 1000
+
+
+def test_latency_result_names_bucket_bound():
+    comparison = CASES["+20% latency fails"][0]
+
+    result = judge.judge(comparison, settings=judge.JudgeSettings()).metrics[1]
+
+    assert result.metric == judge.LATENCY
+    assert "0.25 s" in result.reason
+
+
+def test_zero_events_pass_after_sufficient_sample():
+    comparison = make_comparison(
+        canary=make_arm(requests=1000, error_ratio=0.0), control=make_arm(requests=9000, error_ratio=0.0)
+    )
+
+    result = judge.judge(comparison, settings=judge.JudgeSettings()).metrics[0]
+
+    # 40,000 canary requests without an error rule out an error ratio of 0.25%.
+    assert result.verdict is PASS
+
+
+def test_noncritical_failure_does_not_fail_canary():
+    settings = judge.JudgeSettings(latency=judge.Tolerance(relative=0.5, absolute=0.001, critical=False))
+
+    judgement = judge.judge(CASES["+20% latency fails"][0], settings=settings)
+
+    assert judgement.metrics[1].verdict is FAIL
+    assert judgement.verdict is INCONCLUSIVE
+
+
+counts_strategy = st.lists(
+    st.one_of(st.floats(min_value=0, max_value=1e6), st.just(math.nan), st.just(math.inf)),
+    min_size=1,
+    max_size=30,
+)
+
+
+def comparison_from(values, *, canary_requests, share, ready):
+    count = len(values)
+    array = np.asarray(values, dtype=float)
+    requests = np.asarray(canary_requests(array), dtype=float)
+    canary = observations.ArmSeries(
+        interval_ends=np.arange(count) * 15.0,
+        requests=requests,
+        errors=array * 0.01,
+        bucket_bounds=BOUNDS,
+        bucket_counts=expected_buckets(requests, latency_scale=1.0),
+    )
+    control = make_arm(requests=9000, error_ratio=0.005, count=count)
+    return observations.Comparison(
+        canary=canary, control=control, canary_share=np.full(count, share), canary_ready=np.full(count, ready)
+    )
+
+
+NO_DATA_SHAPES = {
+    "canary never ready": dict(canary_requests=lambda values: values, share=0.1, ready=False),
+    "zero share": dict(canary_requests=lambda values: values, share=0.0, ready=True),
+    "NaN share": dict(canary_requests=lambda values: values, share=math.nan, ready=True),
+    "zero canary requests": dict(canary_requests=np.zeros_like, share=0.1, ready=True),
+    "NaN canary requests": dict(
+        canary_requests=lambda values: np.full_like(values, math.nan), share=0.1, ready=True
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", NO_DATA_SHAPES.values(), ids=NO_DATA_SHAPES.keys())
+@settings(max_examples=40, deadline=None)
+@given(values=counts_strategy)
+def test_no_data_never_passes(shape, values):
+    comparison = comparison_from(values, **shape)
+
+    judgement = judge.judge(comparison, settings=judge.JudgeSettings())
+
+    assert judgement.verdict is not PASS
+    assert all(result.verdict is not PASS for result in judgement.metrics)
