@@ -1,0 +1,49 @@
+"""The controller's single entry point for notifications: fan out to every configured webhook.
+
+Part of `canaryd.notify` (layer 2). The controller builds one `Notifier` at start from its own
+configuration and calls `notify` on rollout events; with no destinations configured it does nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+
+from canaryd.notify import config, notification, webhook
+
+_log = structlog.get_logger(__name__)
+
+
+class Notifier:
+    """Sends each notification to every webhook whose `kinds` include it, without blocking."""
+
+    def __init__(self, *, destinations: list[config.WebhookDestination]) -> None:
+        self._sinks = [webhook.WebhookSink(destination=destination) for destination in destinations]
+
+    @classmethod
+    def from_config(cls, *, section: Mapping[str, Any] | None, environ: Mapping[str, str]) -> Notifier:
+        """Build a notifier from the `notifications` config section and the controller's environment.
+
+        Raises config.ConfigError when the section is invalid, so `canaryd run` stops at start-up
+        rather than running without the notifications the platform team asked for.
+        """
+        destinations = config.load_destinations(section=section, environ=environ)
+        _log.info("notifier_configured", destinations=[destination.name for destination in destinations])
+        return cls(destinations=destinations)
+
+    @property
+    def destination_names(self) -> list[str]:
+        return [sink.destination.name for sink in self._sinks]
+
+    def notify(self, message: notification.Notification) -> None:
+        """Queue the notification on every matching destination; returns at once."""
+        for sink in self._sinks:
+            sink.send(message)
+
+    def close(self, *, timeout_seconds: float = 5.0) -> None:
+        """Flush queued notifications for at most `timeout_seconds` in total, then stop every sink."""
+        per_sink = timeout_seconds / max(1, len(self._sinks))
+        for sink in self._sinks:
+            sink.close(timeout_seconds=per_sink)
