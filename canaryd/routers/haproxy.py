@@ -20,12 +20,14 @@ import socket
 
 import structlog
 
+from canaryd.routers import protocol
+
 logger = structlog.get_logger(__name__)
 
-FULL_WEIGHT = 100  # the sum of the primary's and the canary's weight after every change
+FULL_WEIGHT = protocol.FULL_WEIGHT
 
 
-class HAProxyError(Exception):
+class HAProxyError(protocol.RouterError):
     """Base class of the errors this router raises."""
 
 
@@ -37,7 +39,7 @@ class RuntimeCommandError(HAProxyError):
     """HAProxy rejected a runtime API command (unknown backend or server, bad value)."""
 
 
-class WeightMismatchError(HAProxyError):
+class WeightMismatchError(HAProxyError, protocol.WeightMismatchError):
     """The weights read back after a change differ from the weights just set."""
 
 
@@ -125,8 +127,7 @@ class HAProxyRouter:
 
     def set_weight(self, *, weight: int) -> None:
         """Route `weight` percent to the canary and the rest to the primary, then verify."""
-        if not 0 <= weight <= FULL_WEIGHT:
-            raise ValueError(f"canary weight {weight} is out of range: allowed are 0..{FULL_WEIGHT} percent")
+        protocol.check_weight(weight)
         target = Weights(primary=FULL_WEIGHT - weight, canary=weight)
 
         # Raise the growing server first, so both weights are never 0 at the same time: a backend
