@@ -3,10 +3,15 @@
 Layer 1 (pure). Order of the checks: no data, then the minimum sample, then the anytime-valid
 "worse" test (fail), then the guards that keep suspicious data from passing, then the "no worse"
 test (pass). Anything else is inconclusive.
+
+`verdict_paths` applies these rules after every interval of many runs at once, as the bench
+needs; `judge_rate` applies them after the last interval of one comparison and explains why.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import math
 
 import numpy as np
@@ -16,8 +21,103 @@ from canaryd.judge import counts as judge_counts
 from canaryd.judge import sequential
 from canaryd.judge import settings as judge_settings
 
-# Half an event added to the control's count, so a control without events still gives a finite rate.
-CONTROL_RATE_PRIOR_EVENTS = 0.5
+
+class Rule(enum.IntEnum):
+    """The rule that decided a verdict, in the order the rules are checked."""
+
+    NO_CANARY_DATA = 0
+    NO_CONTROL_DATA = 1
+    MINIMUM_SAMPLE = 2
+    WORSE = 3
+    CONTROL_WITHOUT_EVENTS = 4
+    NO_EVENTS_SUFFICIENT = 5
+    NO_EVENTS_TOO_FEW = 6
+    NO_WORSE = 7
+    UNDECIDED = 8
+
+
+RULE_VERDICTS = {
+    Rule.NO_CANARY_DATA: verdicts.Verdict.NO_DATA,
+    Rule.NO_CONTROL_DATA: verdicts.Verdict.NO_DATA,
+    Rule.MINIMUM_SAMPLE: verdicts.Verdict.INCONCLUSIVE,
+    Rule.WORSE: verdicts.Verdict.FAIL,
+    Rule.CONTROL_WITHOUT_EVENTS: verdicts.Verdict.INCONCLUSIVE,
+    Rule.NO_EVENTS_SUFFICIENT: verdicts.Verdict.PASS,
+    Rule.NO_EVENTS_TOO_FEW: verdicts.Verdict.INCONCLUSIVE,
+    Rule.NO_WORSE: verdicts.Verdict.PASS,
+    Rule.UNDECIDED: verdicts.Verdict.INCONCLUSIVE,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class RulePaths:
+    """The deciding rule and both e-values after every interval; the last axis is time."""
+
+    rules: np.ndarray
+    evidence: sequential.Evidence
+
+    def is_verdict(self, verdict: verdicts.Verdict) -> np.ndarray:
+        """Mark the looks whose verdict is `verdict`."""
+        matching = [rule for rule, rule_verdict in RULE_VERDICTS.items() if rule_verdict is verdict]
+        return np.isin(self.rules, matching)
+
+
+def events_needed_without_events(*, absolute: float, pass_alpha: float) -> float:
+    """Count the canary requests without any event that rule out a rate of `absolute` or more.
+
+    (1 - absolute)^n <= pass_alpha. The first n where that holds is fixed in advance, so checking
+    it at every look keeps the error rate.
+    """
+    if absolute <= 0:
+        return math.inf
+    return math.log(1 / pass_alpha) / -math.log1p(-absolute)
+
+
+def verdict_paths(
+    *,
+    canary_events: np.ndarray,
+    canary_totals: np.ndarray,
+    control_events: np.ndarray,
+    control_totals: np.ndarray,
+    tolerance: judge_settings.Tolerance,
+    settings: judge_settings.JudgeSettings,
+) -> RulePaths:
+    """Apply the verdict rules after every interval (last axis) of any number of runs.
+
+    Intervals that do not count must arrive as zeros in all four arrays.
+    """
+    evidence = sequential.evidence_paths(
+        canary_events=canary_events,
+        canary_totals=canary_totals,
+        control_events=control_events,
+        control_totals=control_totals,
+        relative=tolerance.relative,
+        absolute=tolerance.absolute,
+        variance_inflation=settings.variance_inflation,
+    )
+    canary_sum, canary_event_sum = np.cumsum(canary_totals, axis=-1), np.cumsum(canary_events, axis=-1)
+    control_sum, control_event_sum = np.cumsum(control_totals, axis=-1), np.cumsum(control_events, axis=-1)
+    intervals = np.cumsum((canary_totals > 0) | (control_totals > 0), axis=-1)
+    no_events = (canary_event_sum == 0) & (control_event_sum == 0)
+    sufficient = canary_sum >= events_needed_without_events(
+        absolute=tolerance.absolute, pass_alpha=settings.pass_alpha
+    )
+
+    # np.select takes the first condition that holds, in the order the rules are checked.
+    conditions = [
+        canary_sum <= 0,
+        control_sum <= 0,
+        (intervals < settings.min_intervals)
+        | (canary_sum < settings.min_canary_requests)
+        | (control_sum < settings.min_control_requests),
+        evidence.worse >= 1 / settings.alpha,
+        (control_event_sum == 0) & (canary_event_sum > 0),
+        no_events & sufficient,
+        no_events,
+        evidence.no_worse >= 1 / settings.pass_alpha,
+    ]
+    rules = np.select(conditions, list(Rule)[: len(conditions)], default=Rule.UNDECIDED)
+    return RulePaths(rules=rules, evidence=evidence)
 
 
 def judge_rate(
@@ -30,103 +130,80 @@ def judge_rate(
     """Judge whether the canary's event rate is worse than the control's beyond `tolerance`."""
     canary_events, canary_total = float(counts.canary_events.sum()), float(counts.canary_totals.sum())
     control_events, control_total = float(counts.control_events.sum()), float(counts.control_totals.sum())
+    sums = [canary_events, canary_total, control_events, control_total]
+    base = {
+        "metric": metric,
+        "critical": tolerance.critical,
+        "canary_samples": _sample_count(canary_total),
+        "control_samples": _sample_count(control_total),
+    }
+    if not all(math.isfinite(value) for value in sums):
+        reason = "counts too large to add up: the source returned values beyond float range"
+        return verdicts.MetricResult(verdict=verdicts.Verdict.NO_DATA, reason=reason, **base)
+    if counts.interval_count == 0:
+        reason = "no counted interval" + _dropped_note(counts.dropped)
+        return verdicts.MetricResult(verdict=verdicts.Verdict.NO_DATA, reason=reason, **base)
 
-    def result(verdict: verdicts.Verdict, reason: str, **numbers) -> verdicts.MetricResult:
-        return verdicts.MetricResult(
-            metric=metric,
-            verdict=verdict,
-            critical=tolerance.critical,
-            canary_samples=_sample_count(canary_total),
-            control_samples=_sample_count(control_total),
-            reason=reason + _dropped_note(counts.dropped),
-            **numbers,
-        )
+    paths = verdict_paths(
+        canary_events=counts.canary_events,
+        canary_totals=counts.canary_totals,
+        control_events=counts.control_events,
+        control_totals=counts.control_totals,
+        tolerance=tolerance,
+        settings=settings,
+    )
+    rule = Rule(int(paths.rules[-1]))
+    numbers = _numbers(sums, tolerance, settings, paths.evidence)
+    reason = _explain(rule, counts, sums, tolerance, settings) + _dropped_note(counts.dropped)
+    return verdicts.MetricResult(verdict=RULE_VERDICTS[rule], reason=reason, **base, **numbers)
 
-    if not np.isfinite([canary_events, canary_total, control_events, control_total]).all():
-        return result(verdicts.Verdict.NO_DATA, "counts too large to sum: the source returned nonsense")
+
+def _numbers(sums, tolerance, settings, evidence: sequential.Evidence) -> dict[str, float | None]:
+    canary_events, canary_total, control_events, control_total = sums
     if canary_total <= 0 or control_total <= 0:
-        arm = "canary" if canary_total <= 0 else "control"
-        return result(verdicts.Verdict.NO_DATA, f"no {arm} requests in the counted intervals")
-
-    # From here on the observed values and the tolerance in the metric's unit are known.
+        return {}
     canary_value, control_value = canary_events / canary_total, control_events / control_total
-    numbers = {
+    return {
         "canary_value": canary_value,
         "control_value": control_value,
         "effect": canary_value - control_value,
         "tolerance": control_value * tolerance.relative + tolerance.absolute,
-    }
-    shortfall = _minimum_sample_shortfall(counts, canary_total, control_total, settings)
-    if shortfall:
-        return result(verdicts.Verdict.INCONCLUSIVE, f"minimum sample not reached: {shortfall}", **numbers)
-
-    evidence = _weigh(counts, control_events, control_total, tolerance, settings)
-    numbers |= {
-        "evidence": evidence.worse,
+        "evidence": float(evidence.worse[-1]),
         "threshold": 1 / settings.alpha,
-        "pass_evidence": evidence.no_worse,
+        "pass_evidence": float(evidence.no_worse[-1]),
         "pass_threshold": 1 / settings.pass_alpha,
     }
-    if evidence.worse >= 1 / settings.alpha:
-        return result(verdicts.Verdict.FAIL, "canary is worse than control beyond the tolerance", **numbers)
-
-    if control_events == 0 and canary_events > 0:
-        reason = f"control had no events while the canary had {canary_events:g}: no pass on this data"
-        return result(verdicts.Verdict.INCONCLUSIVE, reason, **numbers)
-    if canary_events == 0 and control_events == 0:
-        return _judge_without_events(result, numbers, canary_total, tolerance, settings)
-    if evidence.no_worse >= 1 / settings.pass_alpha:
-        return result(
-            verdicts.Verdict.PASS, "canary is no worse than control within the tolerance", **numbers
-        )
-    return result(verdicts.Verdict.INCONCLUSIVE, "not enough evidence either way yet", **numbers)
 
 
-def _minimum_sample_shortfall(counts, canary_total, control_total, settings) -> str:
-    missing = []
-    if counts.interval_count < settings.min_intervals:
-        missing.append(f"{counts.interval_count} of {settings.min_intervals} intervals")
-    if canary_total < settings.min_canary_requests:
-        missing.append(f"{canary_total:g} of {settings.min_canary_requests} canary requests")
-    if control_total < settings.min_control_requests:
-        missing.append(f"{control_total:g} of {settings.min_control_requests} control requests")
-    return ", ".join(missing)
+def _explain(rule: Rule, counts, sums, tolerance, settings) -> str:
+    canary_events, canary_total, _, control_total = sums
+    if rule is Rule.MINIMUM_SAMPLE:
+        missing = []
+        if counts.interval_count < settings.min_intervals:
+            missing.append(f"{counts.interval_count} of {settings.min_intervals} intervals")
+        if canary_total < settings.min_canary_requests:
+            missing.append(f"{canary_total:g} of {settings.min_canary_requests} canary requests")
+        if control_total < settings.min_control_requests:
+            missing.append(f"{control_total:g} of {settings.min_control_requests} control requests")
+        return "minimum sample not reached: " + ", ".join(missing)
+    if rule is Rule.CONTROL_WITHOUT_EVENTS:
+        return f"control had no events while the canary had {canary_events:g}: no pass on this data"
+    if rule is Rule.NO_EVENTS_TOO_FEW:
+        needed = events_needed_without_events(absolute=tolerance.absolute, pass_alpha=settings.pass_alpha)
+        if math.isinf(needed):
+            return "no events in either arm and no absolute tolerance to test against"
+        return f"no events in either arm yet; a pass needs {math.ceil(needed)} canary requests"
+    return RULE_REASONS[rule]
 
 
-def _weigh(counts, control_events, control_total, tolerance, settings) -> sequential.Evidence:
-    # The absolute tolerance becomes part of the boundary ratio through the control's rate.
-    # NOTE: the control rate is a plug-in estimate, so the absolute part of the boundary moves
-    # slightly with the data; the relative part alone is exactly anytime-valid.
-    control_rate = (control_events + CONTROL_RATE_PRIOR_EVENTS) / (control_total + 1)
-    null_ratio = 1 + tolerance.relative + tolerance.absolute / control_rate
-
-    # Intervals where one arm served nothing carry no information about the ratio.
-    informative = (counts.canary_totals > 0) & (counts.control_totals > 0)
-    return sequential.weigh_ratio(
-        canary_events=counts.canary_events[informative],
-        canary_totals=counts.canary_totals[informative],
-        control_events=counts.control_events[informative],
-        control_totals=counts.control_totals[informative],
-        null_ratio=null_ratio,
-        variance_inflation=settings.variance_inflation,
-    )
-
-
-def _judge_without_events(result, numbers, canary_total, tolerance, settings) -> verdicts.MetricResult:
-    # With no events at all the ratio test has nothing to weigh. Zero events in n canary requests
-    # rule out a rate of `absolute` or more when (1 - absolute)^n <= pass_alpha; the first n where
-    # that holds is fixed in advance, so checking it at every look keeps the error rate.
-    if tolerance.absolute <= 0:
-        return result(
-            verdicts.Verdict.INCONCLUSIVE,
-            "no events in either arm and no absolute tolerance to test against",
-            **numbers,
-        )
-    needed = math.log(1 / settings.pass_alpha) / -math.log1p(-tolerance.absolute)
-    if canary_total >= needed:
-        return result(verdicts.Verdict.PASS, "no events in either arm over a sufficient sample", **numbers)
-    reason = f"no events in either arm yet; a pass needs {math.ceil(needed)} canary requests"
-    return result(verdicts.Verdict.INCONCLUSIVE, reason, **numbers)
+RULE_REASONS = {
+    Rule.NO_CANARY_DATA: "no canary requests in the counted intervals",
+    Rule.NO_CONTROL_DATA: "no control requests in the counted intervals",
+    Rule.WORSE: "canary is worse than control beyond the tolerance",
+    Rule.NO_EVENTS_SUFFICIENT: "no events in either arm over a sufficient sample",
+    Rule.NO_WORSE: "canary is no worse than control within the tolerance",
+    Rule.UNDECIDED: "not enough evidence either way yet",
+}
 
 
 def _sample_count(total: float) -> int:

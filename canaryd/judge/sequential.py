@@ -21,6 +21,12 @@ r0 is a supermartingale for every r <= r0, so testing at the boundary r0 covers 
 Mixing over a grid of alternatives r1 spares us from guessing the effect size. The opposite test
 (null r >= r0, alternatives below r0) gives positive evidence that the canary is no worse.
 
+The absolute tolerance. `control * (1 + relative) + absolute` is the ratio
+r0 = 1 + relative + absolute / p_k, and p_k is unknown. Interval i uses the control's rate up to
+interval i - 1 (a predictable plug-in), so each interval's likelihood ratio is fixed before its
+counts arrive and the running product stays a test supermartingale as long as the estimate is
+close to the truth. The first interval, with no history, uses its own control rate.
+
 Robustness. Per-pod differences and warm-up add variation the binomial model does not have.
 Raising each likelihood ratio to the power 1/phi (phi >= 1) keeps it a supermartingale, because
 x -> x^(1/phi) is concave, and scales the evidence down like a quasi-likelihood with dispersion phi.
@@ -38,39 +44,66 @@ WORSE_RATIO_STEPS = np.array([1.25, 1.5, 2.0, 3.0, 5.0, 10.0])
 # Alternatives of the "no worse" test, as multiples of r0, weighted equally.
 NO_WORSE_RATIO_STEPS = np.array([0.75, 0.5, 0.3, 0.15])
 
+# Half an event added to the control's count, so a control without events still gives a finite rate.
+CONTROL_RATE_PRIOR_EVENTS = 0.5
+
 # e-values beyond this are reported as this, so they stay finite in JSON and in the API status.
 MAX_REPORTED_EVIDENCE = 1e12
 
 
 @dataclasses.dataclass(frozen=True)
 class Evidence:
-    """The two e-values for one SLI: against "no worse than r0" and against "worse than r0"."""
+    """The two e-values after each interval: against "no worse than r0" and against "worse than r0".
 
-    worse: float
-    no_worse: float
+    Both arrays have the shape of the counts given; the last axis is time.
+    """
+
+    worse: np.ndarray
+    no_worse: np.ndarray
 
 
-def ratio_log_likelihoods(
+def boundary_ratios(
+    *, control_events: np.ndarray, control_totals: np.ndarray, relative: float, absolute: float
+) -> np.ndarray:
+    """Compute r0 for each interval from the control's rate over the intervals before it."""
+    events_before = np.cumsum(control_events, axis=-1) - control_events
+    totals_before = np.cumsum(control_totals, axis=-1) - control_totals
+    no_history = totals_before <= 0
+    events_before = np.where(no_history, control_events, events_before)
+    totals_before = np.where(no_history, control_totals, totals_before)
+
+    # Half an event keeps the rate positive, so a control without errors gives a large, finite r0.
+    control_rate = (events_before + CONTROL_RATE_PRIOR_EVENTS) / (totals_before + 1)
+    return 1 + relative + absolute / control_rate
+
+
+def interval_log_likelihoods(
     *,
     canary_events: np.ndarray,
     canary_totals: np.ndarray,
     control_events: np.ndarray,
     control_totals: np.ndarray,
-    null_ratio: float,
-    alternative_ratios: np.ndarray,
+    null_ratios: np.ndarray,
+    steps: np.ndarray,
 ) -> np.ndarray:
-    """Sum the conditional-binomial log-likelihood ratios of each alternative ratio against `null_ratio`.
+    """Compute each interval's log-likelihood ratio of r0 * step against r0, for every step.
 
-    Intervals where either arm served nothing carry no information and must be dropped by the caller.
-    Returns one value per alternative.
+    Returns an array with a leading axis for the steps. Intervals where either arm served no
+    request carry no information and contribute zero.
     """
-    null_share = _canary_event_share(null_ratio, canary_totals, control_totals)
-    alternative_share = _canary_event_share(alternative_ratios[:, None], canary_totals, control_totals)
+    informative = (canary_totals > 0) & (control_totals > 0)
+    canary_totals = np.where(informative, canary_totals, 1.0)
+    control_totals = np.where(informative, control_totals, 1.0)
+    step_shape = (len(steps),) + (1,) * canary_totals.ndim
+    alternative_ratios = null_ratios * steps.reshape(step_shape)
+
+    null_share = _canary_event_share(null_ratios, canary_totals, control_totals)
+    alternative_share = _canary_event_share(alternative_ratios, canary_totals, control_totals)
 
     # Events on the canary weigh log(theta1/theta0); events on the control log((1-theta1)/(1-theta0)).
     canary_term = canary_events * (np.log(alternative_share) - np.log(null_share))
     control_term = control_events * (np.log1p(-alternative_share) - np.log1p(-null_share))
-    return np.sum(canary_term + control_term, axis=1)
+    return np.where(informative, canary_term + control_term, 0.0)
 
 
 def _canary_event_share(ratio, canary_totals: np.ndarray, control_totals: np.ndarray) -> np.ndarray:
@@ -78,35 +111,40 @@ def _canary_event_share(ratio, canary_totals: np.ndarray, control_totals: np.nda
     return weighted_canary / (weighted_canary + control_totals)
 
 
-def mixture_e_value(log_likelihoods: np.ndarray, *, variance_inflation: float) -> float:
-    """Average the tempered likelihood ratios with equal weights; capped at MAX_REPORTED_EVIDENCE."""
-    log_value = special.logsumexp(log_likelihoods / variance_inflation) - np.log(len(log_likelihoods))
-    return float(min(np.exp(min(log_value, 700.0)), MAX_REPORTED_EVIDENCE))
+def mixture_e_values(log_likelihoods: np.ndarray, *, variance_inflation: float) -> np.ndarray:
+    """Average tempered likelihood ratios over the leading (step) axis, with equal weights.
+
+    Values are capped at MAX_REPORTED_EVIDENCE.
+    """
+    steps = log_likelihoods.shape[0]
+    log_values = special.logsumexp(log_likelihoods / variance_inflation, axis=0) - np.log(steps)
+    return np.minimum(np.exp(np.minimum(log_values, 700.0)), MAX_REPORTED_EVIDENCE)
 
 
-def weigh_ratio(
+def evidence_paths(
     *,
     canary_events: np.ndarray,
     canary_totals: np.ndarray,
     control_events: np.ndarray,
     control_totals: np.ndarray,
-    null_ratio: float,
+    relative: float,
+    absolute: float,
     variance_inflation: float,
 ) -> Evidence:
-    """Compute the e-values that the canary's rate ratio is above, and below, `null_ratio`."""
+    """Compute both e-values after every interval (last axis), for any number of leading run axes."""
+    null_ratios = boundary_ratios(
+        control_events=control_events, control_totals=control_totals, relative=relative, absolute=absolute
+    )
     counts = {
         "canary_events": canary_events,
         "canary_totals": canary_totals,
         "control_events": control_events,
         "control_totals": control_totals,
+        "null_ratios": null_ratios,
     }
-    worse = ratio_log_likelihoods(
-        **counts, null_ratio=null_ratio, alternative_ratios=null_ratio * WORSE_RATIO_STEPS
-    )
-    no_worse = ratio_log_likelihoods(
-        **counts, null_ratio=null_ratio, alternative_ratios=null_ratio * NO_WORSE_RATIO_STEPS
-    )
+    worse = np.cumsum(interval_log_likelihoods(**counts, steps=WORSE_RATIO_STEPS), axis=-1)
+    no_worse = np.cumsum(interval_log_likelihoods(**counts, steps=NO_WORSE_RATIO_STEPS), axis=-1)
     return Evidence(
-        worse=mixture_e_value(worse, variance_inflation=variance_inflation),
-        no_worse=mixture_e_value(no_worse, variance_inflation=variance_inflation),
+        worse=mixture_e_values(worse, variance_inflation=variance_inflation),
+        no_worse=mixture_e_values(no_worse, variance_inflation=variance_inflation),
     )

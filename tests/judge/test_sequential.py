@@ -20,67 +20,72 @@ def simulate_paths(*, ratio, seed, canary_requests=200, control_requests=1800, b
     return canary_events, control_events, totals
 
 
-def crossing_share(*, ratio, null_ratio, steps, threshold, seed):
-    """Share of paths whose mixture e-value exceeds `threshold` at any of the LOOKS looks."""
+def crossing_share(*, ratio, relative, test, threshold, seed):
+    """Share of paths whose e-value of `test` ("worse" or "no_worse") reaches `threshold` at any look."""
     canary_events, control_events, (canary_totals, control_totals) = simulate_paths(ratio=ratio, seed=seed)
-    crossed = 0
-    for path in range(PATHS):
-        for look in range(1, LOOKS + 1):
-            log_likelihoods = sequential.ratio_log_likelihoods(
-                canary_events=canary_events[path, :look],
-                canary_totals=canary_totals[:look],
-                control_events=control_events[path, :look],
-                control_totals=control_totals[:look],
-                null_ratio=null_ratio,
-                alternative_ratios=null_ratio * steps,
-            )
-            if sequential.mixture_e_value(log_likelihoods, variance_inflation=1.0) >= threshold:
-                crossed += 1
-                break
-    return crossed / PATHS
+    evidence = sequential.evidence_paths(
+        canary_events=canary_events,
+        canary_totals=np.broadcast_to(canary_totals, canary_events.shape),
+        control_events=control_events,
+        control_totals=np.broadcast_to(control_totals, control_events.shape),
+        relative=relative,
+        absolute=0.0,
+        variance_inflation=1.0,
+    )
+    return float(np.mean(np.any(getattr(evidence, test) >= threshold, axis=-1)))
 
 
 # At alpha 0.05 over 400 paths the share may exceed 0.05 by sampling noise of about 0.011.
 NULL_CASES = {
-    "worse test at the boundary": (sequential.WORSE_RATIO_STEPS, 1.5),
-    "no-worse test at the boundary": (sequential.NO_WORSE_RATIO_STEPS, 1.5),
+    "worse test at the boundary": "worse",
+    "no-worse test at the boundary": "no_worse",
 }
 
 
-@pytest.mark.parametrize(("steps", "null_ratio"), NULL_CASES.values(), ids=NULL_CASES.keys())
-def test_error_rate_holds_under_continuous_monitoring(steps, null_ratio):
-    share = crossing_share(ratio=null_ratio, null_ratio=null_ratio, steps=steps, threshold=20, seed=7)
+@pytest.mark.parametrize("test", NULL_CASES.values(), ids=NULL_CASES.keys())
+def test_error_rate_holds_under_continuous_monitoring(test):
+    share = crossing_share(ratio=1.5, relative=0.5, test=test, threshold=20, seed=7)
 
     assert share <= 0.05 + 0.025
 
 
 def test_worse_test_detects_tripled_rate():
-    share = crossing_share(
-        ratio=4.5, null_ratio=1.5, steps=sequential.WORSE_RATIO_STEPS, threshold=100, seed=8
-    )
+    share = crossing_share(ratio=4.5, relative=0.5, test="worse", threshold=100, seed=8)
 
     assert share >= 0.95
 
 
 def test_no_worse_test_confirms_equal_rates():
-    share = crossing_share(
-        ratio=1.0, null_ratio=2.0, steps=sequential.NO_WORSE_RATIO_STEPS, threshold=20, seed=9
-    )
+    share = crossing_share(ratio=1.0, relative=1.0, test="no_worse", threshold=20, seed=9)
 
     assert share >= 0.9
 
 
 def test_variance_inflation_shrinks_evidence():
-    log_likelihoods = np.array([4.0, 8.0])
+    log_likelihoods = np.array([[4.0], [8.0]])
 
-    plain = sequential.mixture_e_value(log_likelihoods, variance_inflation=1.0)
-    tempered = sequential.mixture_e_value(log_likelihoods, variance_inflation=2.0)
+    plain = sequential.mixture_e_values(log_likelihoods, variance_inflation=1.0)[0]
+    tempered = sequential.mixture_e_values(log_likelihoods, variance_inflation=2.0)[0]
 
     assert plain == pytest.approx((np.exp(4.0) + np.exp(8.0)) / 2)
     assert tempered == pytest.approx((np.exp(2.0) + np.exp(4.0)) / 2)
 
 
 def test_evidence_is_capped():
-    value = sequential.mixture_e_value(np.array([5000.0]), variance_inflation=1.0)
+    value = sequential.mixture_e_values(np.array([[5000.0]]), variance_inflation=1.0)[0]
 
     assert value == sequential.MAX_REPORTED_EVIDENCE
+
+
+def test_boundary_uses_control_rate_before_each_interval():
+    ratios = sequential.boundary_ratios(
+        control_events=np.array([1.0, 9.0, 0.0]),
+        control_totals=np.array([99.0, 100.0, 100.0]),
+        relative=0.5,
+        absolute=0.01,
+    )
+
+    # The first interval has no history and uses its own rate; the others use the rate before them.
+    assert ratios[0] == pytest.approx(1.5 + 0.01 / (1.5 / 100))
+    assert ratios[1] == pytest.approx(1.5 + 0.01 / (1.5 / 100))
+    assert ratios[2] == pytest.approx(1.5 + 0.01 / (10.5 / 200))
