@@ -1,0 +1,1 @@
+"""The local Kubernetes control plane for `cluster` tests: asset lookup, PKI, processes, pytest fixtures."""
