@@ -8,6 +8,7 @@ arm needs. `canaryd.metrics.collect` joins the two into a `canaryd.observations.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -42,6 +43,16 @@ class ArmTarget:
     @property
     def service_name(self) -> str:
         return self.service or self.workload
+
+    @property
+    def pod_regex(self) -> str:
+        """A regex matching the workload's pods and not those of `<workload>-<suffix>`.
+
+        Deployment pods are named `<deployment>-<replicaset hash>-<5 characters>`; neither part
+        contains a dash, so `web-[a-z0-9]+-[a-z0-9]+` (anchored, as all PromQL regexes are) does
+        not match `web-primary-6d9f7-x2k9p`.
+        """
+        return f"{re.escape(self.workload)}-[a-z0-9]+-[a-z0-9]+"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,7 +11,6 @@ workload name (for example `app="web-primary"`).
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 import pydantic
@@ -87,19 +86,10 @@ class HttpPreset:
         matchers = [promql.LabelMatcher(settings.namespace_label, target.namespace)]
         if settings.arm_selection == "pod":
             matchers.append(
-                promql.LabelMatcher(settings.pod_label, pod_regex(target.workload), promql.MatchOp.REGEX)
+                promql.LabelMatcher(settings.pod_label, target.pod_regex, promql.MatchOp.REGEX)
             )
         else:
             matchers.append(promql.LabelMatcher(settings.workload_label, target.workload))
         matchers.extend(promql.LabelMatcher(name, value) for name, value in sorted(settings.extra_matchers.items()))
         return matchers
 
-
-def pod_regex(workload: str) -> str:
-    """Return a regex matching the pods of Deployment `workload` and not those of `<workload>-x`.
-
-    Deployment pods are named `<deployment>-<replicaset hash>-<5 characters>`; neither part
-    contains a dash, so `web-[a-z0-9]+-[a-z0-9]+` (anchored, as all PromQL regexes are) does not
-    match `web-primary-6d9f7-x2k9p`.
-    """
-    return f"{re.escape(workload)}-[a-z0-9]+-[a-z0-9]+"
