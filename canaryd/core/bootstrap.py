@@ -1,0 +1,46 @@
+"""Bootstrap decisions: create the primary from the Deployment and move all traffic to it, once.
+
+Layer 1 (pure logic). Before canaryd manages a Deployment, the Deployment's own pods serve its traffic.
+The primary is created from the same template and takes the traffic only when all its replicas are
+Ready; the Deployment is then scaled to zero and becomes the canary template.
+"""
+
+from __future__ import annotations
+
+from canaryd.core import actions, context, reasons
+from canaryd.core import phase as phases
+
+
+def is_needed(current: context.PassContext) -> bool:
+    """True when no primary exists yet and no rollout depends on one, or a bootstrap is under way."""
+    if current.status.phase is phases.Phase.INITIALIZING:
+        return True
+    return current.observations.primary is None and current.status.phase in phases.SETTLED_PHASES
+
+
+def drive(current: context.PassContext) -> None:
+    """Start the bootstrap, or advance it by one stage."""
+    revision = current.observations.canary.revision
+    if current.status.phase is not phases.Phase.INITIALIZING:
+        if revision is None:
+            return
+        current.update(
+            revision=revision, stable_revision=revision, desired_weight=100, desired_baseline_weight=0
+        )
+        current.act(actions.CopyTemplateToPrimary(revision=revision))
+        current.move(phases.Phase.INITIALIZING, reasons.BOOTSTRAPPING, revision=revision)
+        return
+
+    stable = current.status.stable_revision
+    primary = current.observations.primary
+    if primary is None or primary.revision != stable or not primary.is_ready:
+        current.move(phases.Phase.INITIALIZING, reasons.WAITING_FOR_PRIMARY, revision=stable)
+        return
+    if context.route(current, canary=0):
+        current.move(phases.Phase.INITIALIZING, reasons.SHIFTING_TO_PRIMARY, revision=stable)
+        return
+    if current.status.actual_weight != 0:
+        return
+
+    current.act(actions.ScaleCanary(replicas=0))
+    current.move(phases.Phase.IDLE, reasons.INITIALIZED, revision=stable)

@@ -1,0 +1,180 @@
+"""Step decisions: start a rollout, walk the steps, hold an undecided step, apply the deadline policy.
+
+Layer 1 (pure logic). Each step goes through the same stages, and each stage can end the pass early:
+the canary (and baseline) becomes Ready, the router reports the step's weight, the analysis window opens,
+and a fresh judgement of this revision decides. A pass counts only when it covers the whole analysis
+window; a step without one by its deadline is decided by the inconclusive policy, never passed.
+"""
+
+from __future__ import annotations
+
+from canaryd import verdicts
+from canaryd.core import actions, context, promotion, reasons, rollback
+from canaryd.core import phase as phases
+from canaryd.spec import settings, values
+
+
+def start_rollout(current: context.PassContext, reason: reasons.Reason, **params: object) -> None:
+    """Start an attempt for the canary's current revision at step 1, scaling the canary (and baseline) up."""
+    primary = current.observations.primary
+    replicas = current.canary_replicas()
+    current.update(
+        revision=current.observations.canary.revision,
+        stable_revision=primary.revision if primary is not None else current.status.stable_revision,
+        attempt=current.status.attempt + 1,
+        steps=(),
+        started_at=current.now,
+        is_aborted=False,
+        resume_phase=None,
+    )
+    current.start_step(0)
+
+    current.act(actions.ScaleCanary(replicas=replicas))
+    if current.has_baseline:
+        current.act(actions.ScaleBaseline(replicas=replicas))
+    steps = ",".join(str(weight) for weight in current.spec.steps)
+    current.move(phases.Phase.PROGRESSING, reason, **{**current.step_params(), "steps": steps, **params})
+
+
+def restart_for_new_revision(current: context.PassContext) -> None:
+    """Restart the rollout at step 1 for the revision that replaced the one under analysis.
+
+    The canary's weight drops to the first step's at once (to 0 if the canary has no Ready pods of the new
+    template yet), and the analysis window opens again only after that weight is confirmed, so no
+    judgement of the old revision or of the old weight is reused.
+    """
+    previous = current.status.revision
+    current.update(
+        revision=current.observations.canary.revision,
+        attempt=current.status.attempt + 1,
+        steps=(),
+        started_at=current.now,
+        resume_phase=None,
+    )
+    current.start_step(0)
+
+    first = current.spec.steps[0]
+    if current.status.desired_weight > first:
+        target = first if current.observations.canary.has_ready_pods else 0
+        context.route(current, canary=target)
+    current.move(phases.Phase.PROGRESSING, reasons.REVISION_CHANGED, previous=previous, **_params(current))
+
+
+def progress(current: context.PassContext) -> None:
+    """Advance the current step by one stage, or decide it."""
+    index = current.status.step_index
+    if index >= current.step_count:
+        promotion.start(current, reasons.PROMOTING)
+        return
+    if _is_past_deadline(current):
+        _apply_inconclusive_policy(current)
+        return
+    if _has_lost_canary(current):
+        rollback.start(current, reasons.CANARY_UNAVAILABLE, weight=current.status.desired_weight)
+        return
+
+    if not _are_rollout_workloads_ready(current):
+        current.move(phases.Phase.PROGRESSING, reasons.WAITING_FOR_CANARY, **_params(current))
+        return
+    context.route(current, canary=current.spec.steps[index])
+    if not context.is_weight_confirmed(current) or current.status.desired_weight != current.spec.steps[index]:
+        current.move(phases.Phase.PROGRESSING, reasons.WAITING_FOR_WEIGHT, **_params(current))
+        return
+    if current.status.analysis_started_at is None:
+        current.update(analysis_started_at=current.now)
+        current.move(phases.Phase.PROGRESSING, reasons.ANALYSING, **_params(current))
+        return
+
+    _judge_step(current)
+
+
+def _judge_step(current: context.PassContext) -> None:
+    # A failing judgement never reaches this point: the transition rolls back on it before any phase logic.
+    analysis = context.fresh_analysis(current)
+    index = current.status.step_index
+    if analysis is None or analysis.step_index != index:
+        return
+    current.record_step(
+        index,
+        judgement=analysis.judgement,
+        window_start=analysis.window_start,
+        window_end=analysis.window_end,
+    )
+
+    verdict = analysis.verdict
+    if verdict is verdicts.Verdict.PASS and analysis.window >= current.spec.analysis.window:
+        _advance(current)
+    elif verdict is verdicts.Verdict.PASS:
+        current.move(phases.Phase.PROGRESSING, reasons.ANALYSING, **_params(current))
+    elif verdict is verdicts.Verdict.INCONCLUSIVE:
+        current.move(phases.Phase.HOLDING, reasons.ANALYSIS_INCONCLUSIVE, **_params(current))
+    elif verdict is verdicts.Verdict.NO_DATA:
+        current.move(phases.Phase.HOLDING, reasons.ANALYSIS_NO_DATA, **_params(current))
+
+
+def _advance(current: context.PassContext) -> None:
+    index = current.status.step_index
+    current.record_step(index, verdict=verdicts.Verdict.PASS, decided_at=current.now)
+    passed = _params(current)
+
+    if index + 1 >= current.step_count:
+        promotion.start(current, reasons.PROMOTING)
+        return
+    current.start_step(index + 1)
+    context.route(current, canary=current.spec.steps[index + 1])
+    current.move(
+        phases.Phase.PROGRESSING,
+        reasons.STEP_PASSED,
+        **{**passed, "next_weight": current.spec.steps[index + 1]},
+    )
+
+
+def _apply_inconclusive_policy(current: context.PassContext) -> None:
+    index = current.status.step_index
+    record = current.status.step_record(index)
+    last = (
+        record.judgement.verdict
+        if record is not None and record.judgement is not None
+        else verdicts.Verdict.NO_DATA
+    )
+    current.record_step(index, verdict=last, decided_at=current.now)
+    deadline = values.format_duration(current.spec.analysis.deadline)
+
+    if current.spec.analysis.inconclusive_policy is settings.InconclusivePolicy.PAUSE:
+        current.update(resume_phase=phases.Phase.PROGRESSING)
+        params = {**_params(current), "deadline": deadline, "verdict": last}
+        current.move(phases.Phase.PAUSED, reasons.DEADLINE_PAUSED, **params)
+    else:
+        rollback.start(current, reasons.DEADLINE_EXCEEDED, deadline=deadline, verdict=last)
+
+
+def _is_past_deadline(current: context.PassContext) -> bool:
+    started = current.status.step_started_at
+    return started is not None and current.now - started >= current.spec.analysis.deadline
+
+
+def _has_lost_canary(current: context.PassContext) -> bool:
+    # Only once the step's weight was confirmed: while a new template rolls out, the canary has no Ready
+    # pods of it yet, and that is waiting, not a failure.
+    return (
+        current.status.analysis_started_at is not None
+        and current.status.desired_weight > 0
+        and not current.observations.canary.has_ready_pods
+    )
+
+
+def _are_rollout_workloads_ready(current: context.PassContext) -> bool:
+    observations = current.observations
+    if observations.canary.revision != current.status.revision or not observations.canary.is_ready:
+        return False
+    if current.has_baseline and (observations.baseline is None or not observations.baseline.is_ready):
+        return False
+    return observations.primary is not None and observations.primary.has_ready_pods
+
+
+def _params(current: context.PassContext) -> dict[str, object]:
+    return {
+        **current.step_params(),
+        "window": values.format_duration(current.spec.analysis.window),
+        "deadline": current.deadline_text(current.status.step_started_at),
+    }
