@@ -1,7 +1,8 @@
 """The controller's single entry point for notifications: fan out to every configured webhook.
 
 Part of `canaryd.notify` (layer 2). The controller builds one `Notifier` at start from its own
-configuration and calls `notify` on rollout events; with no destinations configured it does nothing.
+configuration, registering the counters on its metrics registry (`ControllerMetrics.registry`), and
+calls `notify` on rollout events. With no destinations configured, `notify` does nothing.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import prometheus_client
 import structlog
 
 from canaryd.notify import config, notification, webhook
@@ -19,11 +21,22 @@ _log = structlog.get_logger(__name__)
 class Notifier:
     """Sends each notification to every webhook whose `kinds` include it, without blocking."""
 
-    def __init__(self, *, destinations: list[config.WebhookDestination]) -> None:
-        self._sinks = [webhook.WebhookSink(destination=destination) for destination in destinations]
+    def __init__(
+        self, *, destinations: list[config.WebhookDestination], registry: prometheus_client.CollectorRegistry
+    ) -> None:
+        metrics = webhook.NotificationMetrics(registry=registry)
+        self._sinks = [
+            webhook.WebhookSink(destination=destination, metrics=metrics) for destination in destinations
+        ]
 
     @classmethod
-    def from_config(cls, *, section: Mapping[str, Any] | None, environ: Mapping[str, str]) -> Notifier:
+    def from_config(
+        cls,
+        *,
+        section: Mapping[str, Any] | None,
+        environ: Mapping[str, str],
+        registry: prometheus_client.CollectorRegistry,
+    ) -> Notifier:
         """Build a notifier from the `notifications` config section and the controller's environment.
 
         Raises config.ConfigError when the section is invalid, so `canaryd run` stops at start-up
@@ -31,7 +44,7 @@ class Notifier:
         """
         destinations = config.load_destinations(section=section, environ=environ)
         _log.info("notifier_configured", destinations=[destination.name for destination in destinations])
-        return cls(destinations=destinations)
+        return cls(destinations=destinations, registry=registry)
 
     @property
     def destination_names(self) -> list[str]:

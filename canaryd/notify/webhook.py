@@ -19,32 +19,6 @@ from canaryd.notify import config, notification, payloads
 
 _log = structlog.get_logger(__name__)
 
-SENT = prometheus_client.Counter(
-    "canaryd_notifications_sent_total",
-    "Notifications a webhook receiver accepted (2xx).",
-    ["destination", "kind"],
-)
-FAILED = prometheus_client.Counter(
-    "canaryd_notifications_failed_total",
-    "Notifications given up on after the last attempt failed.",
-    ["destination", "kind"],
-)
-RETRIED = prometheus_client.Counter(
-    "canaryd_notification_retries_total",
-    "Webhook calls repeated after a timeout, a connection error, a 429 or a 5xx response.",
-    ["destination"],
-)
-DROPPED = prometheus_client.Counter(
-    "canaryd_notifications_dropped_total",
-    "Notifications dropped unsent because the destination's queue was full or the sink was closed.",
-    ["destination"],
-)
-QUEUED = prometheus_client.Gauge(
-    "canaryd_notification_queue_depth",
-    "Notifications waiting to be sent.",
-    ["destination"],
-)
-
 _STOP = object()  # queue marker that makes the worker return
 _IDLE_CHECK_SECONDS = 0.5  # how often an idle worker checks whether close() was called without a marker
 
@@ -57,11 +31,48 @@ class _PermanentError(Exception):
     """A call failed in a way that repeating it will not fix (a 4xx other than 429, a redirect)."""
 
 
+class NotificationMetrics:
+    """The notification counters, registered on the controller's registry so `/metrics` shows them."""
+
+    def __init__(self, *, registry: prometheus_client.CollectorRegistry) -> None:
+        self.sent = prometheus_client.Counter(
+            "canaryd_notifications_sent",
+            "Notifications a webhook receiver accepted (2xx).",
+            ["destination", "kind"],
+            registry=registry,
+        )
+        self.failed = prometheus_client.Counter(
+            "canaryd_notifications_failed",
+            "Notifications given up on after the last attempt failed.",
+            ["destination", "kind"],
+            registry=registry,
+        )
+        self.retried = prometheus_client.Counter(
+            "canaryd_notification_retries",
+            "Webhook calls repeated after a timeout, a connection error, a 429 or a 5xx response.",
+            ["destination"],
+            registry=registry,
+        )
+        self.dropped = prometheus_client.Counter(
+            "canaryd_notifications_dropped",
+            "Notifications dropped unsent because the destination's queue was full or the sink was closed.",
+            ["destination"],
+            registry=registry,
+        )
+        self.queued = prometheus_client.Gauge(
+            "canaryd_notification_queue_depth",
+            "Notifications waiting to be sent.",
+            ["destination"],
+            registry=registry,
+        )
+
+
 class WebhookSink:
     """One destination: a bounded queue drained by one daemon thread."""
 
-    def __init__(self, *, destination: config.WebhookDestination) -> None:
+    def __init__(self, *, destination: config.WebhookDestination, metrics: NotificationMetrics) -> None:
         self.destination = destination
+        self._metrics = metrics
         self._queue: queue.Queue[object] = queue.Queue(maxsize=destination.queue_size)
         self._closing = threading.Event()  # set by close(): accept no more notifications
         self._abandoned = threading.Event()  # set when close() timed out: drop the rest, retry nothing
@@ -89,7 +100,7 @@ class WebhookSink:
         except queue.Full:
             self._drop(message, cause="queue_full")
             return
-        QUEUED.labels(self.destination.name).set(self._queue.qsize())
+        self._metrics.queued.labels(self.destination.name).set(self._queue.qsize())
 
     def close(self, *, timeout_seconds: float) -> None:
         """Send what is queued until the timeout passes, then drop the rest and stop.
@@ -120,7 +131,7 @@ class WebhookSink:
                     if self._closing.is_set():
                         return
                     continue
-                QUEUED.labels(self.destination.name).set(self._queue.qsize())
+                self._metrics.queued.labels(self.destination.name).set(self._queue.qsize())
 
                 if item is _STOP:
                     return
@@ -138,7 +149,7 @@ class WebhookSink:
         try:
             self._deliver(message)
         except Exception:
-            FAILED.labels(self.destination.name, message.kind.value).inc()
+            self._metrics.failed.labels(self.destination.name, message.kind.value).inc()
             _log.exception(
                 "notification_failed",
                 destination=self.destination.name,
@@ -165,17 +176,17 @@ class WebhookSink:
                 self._post(body)
             except _RetryableError as error:
                 if attempt == self.destination.max_attempts or not self._wait_before_retry(attempt):
-                    FAILED.labels(name, message.kind.value).inc()
+                    self._metrics.failed.labels(name, message.kind.value).inc()
                     log.warning("notification_failed", attempts=attempt, error=str(error))
                     return
-                RETRIED.labels(name).inc()
+                self._metrics.retried.labels(name).inc()
                 log.info("notification_retried", attempt=attempt, error=str(error))
             except _PermanentError as error:
-                FAILED.labels(name, message.kind.value).inc()
+                self._metrics.failed.labels(name, message.kind.value).inc()
                 log.warning("notification_failed", attempts=attempt, error=str(error))
                 return
             else:
-                SENT.labels(name, message.kind.value).inc()
+                self._metrics.sent.labels(name, message.kind.value).inc()
                 log.debug("notification_sent", attempts=attempt)
                 return
 
@@ -203,7 +214,7 @@ class WebhookSink:
         return not self._abandoned.wait(timeout=delay)
 
     def _drop(self, message: notification.Notification, *, cause: str) -> None:
-        DROPPED.labels(self.destination.name).inc()
+        self._metrics.dropped.labels(self.destination.name).inc()
         self._dropped += 1
 
         # Log the first drop and then every hundredth, so a dead receiver cannot flood the logs.

@@ -15,15 +15,24 @@ from tests.notify import receiver as receiver_module
 _names = itertools.count()
 
 
+@pytest.fixture
+def registry() -> prometheus_client.CollectorRegistry:
+    return prometheus_client.CollectorRegistry()
+
+
+@pytest.fixture
+def metrics(registry: prometheus_client.CollectorRegistry) -> webhook.NotificationMetrics:
+    return webhook.NotificationMetrics(registry=registry)
+
+
 def destination(url: str, **overrides: object) -> config.WebhookDestination:
-    """A destination with a name of its own, so each test reads its own counter values."""
     fields = {"name": f"test-{next(_names)}", "url": url, "timeout_seconds": 0.5, "backoff_seconds": 0.05}
     fields.update(overrides)
     return config.WebhookDestination.model_validate(fields)
 
 
-def counter(name: str, **labels: str) -> float:
-    return prometheus_client.REGISTRY.get_sample_value(name, labels) or 0.0
+def counter(registry: prometheus_client.CollectorRegistry, name: str, **labels: str) -> float:
+    return registry.get_sample_value(name, labels) or 0.0
 
 
 def wait_until(predicate, *, timeout_seconds: float) -> bool:
@@ -35,10 +44,14 @@ def wait_until(predicate, *, timeout_seconds: float) -> bool:
     return predicate()
 
 
-def test_receiver_gets_generic_payload(rolled_back: notification.Notification) -> None:
+def test_receiver_gets_generic_payload(
+    registry: prometheus_client.CollectorRegistry,
+    metrics: webhook.NotificationMetrics,
+    rolled_back: notification.Notification,
+) -> None:
     with receiver_module.Receiver() as receiver:
         target = destination(receiver.url)
-        sink = webhook.WebhookSink(destination=target)
+        sink = webhook.WebhookSink(destination=target, metrics=metrics)
         sink.send(rolled_back)
 
         assert receiver.wait_for_requests(1, timeout_seconds=5) == 1
@@ -48,12 +61,19 @@ def test_receiver_gets_generic_payload(rolled_back: notification.Notification) -
     assert body["kind"] == "rolled_back"
     assert body["deployment"] == "web"
     assert body["metrics"][0]["effect"] == 0.039
-    assert counter("canaryd_notifications_sent_total", destination=target.name, kind="rolled_back") == 1
+    assert (
+        counter(registry, "canaryd_notifications_sent_total", destination=target.name, kind="rolled_back")
+        == 1
+    )
 
 
-def test_receiver_gets_slack_payload(rolled_back: notification.Notification) -> None:
+def test_receiver_gets_slack_payload(
+    registry: prometheus_client.CollectorRegistry,
+    metrics: webhook.NotificationMetrics,
+    rolled_back: notification.Notification,
+) -> None:
     with receiver_module.Receiver() as receiver:
-        sink = webhook.WebhookSink(destination=destination(receiver.url, format="slack"))
+        sink = webhook.WebhookSink(metrics=metrics, destination=destination(receiver.url, format="slack"))
         sink.send(rolled_back)
 
         assert receiver.wait_for_requests(1, timeout_seconds=5) == 1
@@ -63,14 +83,18 @@ def test_receiver_gets_slack_payload(rolled_back: notification.Notification) -> 
     assert receiver.bodies[0]["blocks"][0]["type"] == "header"
 
 
-def test_notifier_sends_only_kinds_a_destination_asked_for(rolled_back: notification.Notification) -> None:
+def test_notifier_sends_only_requested_kinds(
+    registry: prometheus_client.CollectorRegistry,
+    rolled_back: notification.Notification,
+) -> None:
     started = dataclasses.replace(rolled_back, kind=notification.NotificationKind.STARTED, judgement=None)
     with receiver_module.Receiver() as everything, receiver_module.Receiver() as rollbacks_only:
         fan_out = notifier.Notifier(
             destinations=[
                 destination(everything.url),
                 destination(rollbacks_only.url, kinds=["rolled_back"]),
-            ]
+            ],
+            registry=registry,
         )
         fan_out.notify(started)
         fan_out.notify(rolled_back)
@@ -83,11 +107,15 @@ def test_notifier_sends_only_kinds_a_destination_asked_for(rolled_back: notifica
     assert [body["kind"] for body in rollbacks_only.bodies] == ["rolled_back"]
 
 
-def test_slow_receiver_does_not_block_the_caller(rolled_back: notification.Notification) -> None:
+def test_slow_receiver_does_not_block_the_caller(
+    registry: prometheus_client.CollectorRegistry,
+    metrics: webhook.NotificationMetrics,
+    rolled_back: notification.Notification,
+) -> None:
     slow = [receiver_module.Reply(delay_seconds=3)]
     with receiver_module.Receiver(replies=slow) as receiver:
         target = destination(receiver.url, timeout_seconds=0.3, max_attempts=2)
-        sink = webhook.WebhookSink(destination=target)
+        sink = webhook.WebhookSink(destination=target, metrics=metrics)
 
         started = time.monotonic()
         for _ in range(20):
@@ -97,21 +125,36 @@ def test_slow_receiver_does_not_block_the_caller(rolled_back: notification.Notif
         assert elapsed < 0.1, f"20 sends took {elapsed:.3f}s; sending must only queue"
         sink.close(timeout_seconds=1)
 
-    assert counter("canaryd_notifications_failed_total", destination=target.name, kind="rolled_back") >= 1
-    assert counter("canaryd_notifications_sent_total", destination=target.name, kind="rolled_back") == 0
+    assert (
+        counter(registry, "canaryd_notifications_failed_total", destination=target.name, kind="rolled_back")
+        >= 1
+    )
+    assert (
+        counter(registry, "canaryd_notifications_sent_total", destination=target.name, kind="rolled_back")
+        == 0
+    )
 
 
-def test_slow_receiver_times_out_each_call(rolled_back: notification.Notification) -> None:
+def test_slow_receiver_times_out_each_call(
+    registry: prometheus_client.CollectorRegistry,
+    metrics: webhook.NotificationMetrics,
+    rolled_back: notification.Notification,
+) -> None:
     slow = [receiver_module.Reply(delay_seconds=3)]
     with receiver_module.Receiver(replies=slow) as receiver:
         target = destination(receiver.url, timeout_seconds=0.3, max_attempts=2, backoff_seconds=0)
-        sink = webhook.WebhookSink(destination=target)
+        sink = webhook.WebhookSink(destination=target, metrics=metrics)
         sink.send(rolled_back)
 
         # Two attempts of 0.3 s each end well before the receiver's 3 s reply.
         failed = wait_until(
             lambda: (
-                counter("canaryd_notifications_failed_total", destination=target.name, kind="rolled_back")
+                counter(
+                    registry,
+                    "canaryd_notifications_failed_total",
+                    destination=target.name,
+                    kind="rolled_back",
+                )
                 == 1
             ),
             timeout_seconds=2,
@@ -120,20 +163,27 @@ def test_slow_receiver_times_out_each_call(rolled_back: notification.Notificatio
 
     assert failed
     assert receiver.wait_for_requests(2, timeout_seconds=0) == 2
-    assert counter("canaryd_notification_retries_total", destination=target.name) == 1
+    assert counter(registry, "canaryd_notification_retries_total", destination=target.name) == 1
 
 
 def test_failing_receiver_retries_are_bounded(
+    registry: prometheus_client.CollectorRegistry,
+    metrics: webhook.NotificationMetrics,
     rolled_back: notification.Notification,
 ) -> None:
     with receiver_module.Receiver(replies=[receiver_module.Reply(status=503)]) as receiver:
         target = destination(receiver.url, max_attempts=3)
-        sink = webhook.WebhookSink(destination=target)
+        sink = webhook.WebhookSink(destination=target, metrics=metrics)
         sink.send(rolled_back)
 
         failed = wait_until(
             lambda: (
-                counter("canaryd_notifications_failed_total", destination=target.name, kind="rolled_back")
+                counter(
+                    registry,
+                    "canaryd_notifications_failed_total",
+                    destination=target.name,
+                    kind="rolled_back",
+                )
                 == 1
             ),
             timeout_seconds=5,
@@ -143,12 +193,18 @@ def test_failing_receiver_retries_are_bounded(
 
     assert failed
     assert len(receiver.bodies) == 3
-    assert counter("canaryd_notification_retries_total", destination=target.name) == 2
+    assert counter(registry, "canaryd_notification_retries_total", destination=target.name) == 2
 
 
-def test_retry_waits_grow_with_backoff(rolled_back: notification.Notification) -> None:
+def test_retry_waits_grow_with_backoff(
+    registry: prometheus_client.CollectorRegistry,
+    metrics: webhook.NotificationMetrics,
+    rolled_back: notification.Notification,
+) -> None:
     with receiver_module.Receiver(replies=[receiver_module.Reply(status=500)]) as receiver:
-        sink = webhook.WebhookSink(destination=destination(receiver.url, max_attempts=3, backoff_seconds=0.2))
+        sink = webhook.WebhookSink(
+            metrics=metrics, destination=destination(receiver.url, max_attempts=3, backoff_seconds=0.2)
+        )
         sink.send(rolled_back)
 
         assert receiver.wait_for_requests(3, timeout_seconds=5) == 3
@@ -160,7 +216,11 @@ def test_retry_waits_grow_with_backoff(rolled_back: notification.Notification) -
     assert second_wait >= 0.4
 
 
-def test_receiver_recovering_gets_the_notification(rolled_back: notification.Notification) -> None:
+def test_receiver_recovering_gets_the_notification(
+    registry: prometheus_client.CollectorRegistry,
+    metrics: webhook.NotificationMetrics,
+    rolled_back: notification.Notification,
+) -> None:
     replies = [
         receiver_module.Reply(status=500),
         receiver_module.Reply(status=429),
@@ -168,32 +228,48 @@ def test_receiver_recovering_gets_the_notification(rolled_back: notification.Not
     ]
     with receiver_module.Receiver(replies=replies) as receiver:
         target = destination(receiver.url, max_attempts=3)
-        sink = webhook.WebhookSink(destination=target)
+        sink = webhook.WebhookSink(destination=target, metrics=metrics)
         sink.send(rolled_back)
 
         assert receiver.wait_for_requests(3, timeout_seconds=5) == 3
         sent = wait_until(
             lambda: (
-                counter("canaryd_notifications_sent_total", destination=target.name, kind="rolled_back") == 1
+                counter(
+                    registry, "canaryd_notifications_sent_total", destination=target.name, kind="rolled_back"
+                )
+                == 1
             ),
             timeout_seconds=2,
         )
         sink.close(timeout_seconds=1)
 
     assert sent
-    assert counter("canaryd_notifications_failed_total", destination=target.name, kind="rolled_back") == 0
+    assert (
+        counter(registry, "canaryd_notifications_failed_total", destination=target.name, kind="rolled_back")
+        == 0
+    )
 
 
 @pytest.mark.parametrize("status", [400, 404, 302], ids=["bad-request", "not-found", "redirect"])
-def test_client_errors_are_not_retried(rolled_back: notification.Notification, status: int) -> None:
+def test_client_errors_are_not_retried(
+    registry: prometheus_client.CollectorRegistry,
+    metrics: webhook.NotificationMetrics,
+    rolled_back: notification.Notification,
+    status: int,
+) -> None:
     with receiver_module.Receiver(replies=[receiver_module.Reply(status=status)]) as receiver:
         target = destination(receiver.url, max_attempts=3)
-        sink = webhook.WebhookSink(destination=target)
+        sink = webhook.WebhookSink(destination=target, metrics=metrics)
         sink.send(rolled_back)
 
         failed = wait_until(
             lambda: (
-                counter("canaryd_notifications_failed_total", destination=target.name, kind="rolled_back")
+                counter(
+                    registry,
+                    "canaryd_notifications_failed_total",
+                    destination=target.name,
+                    kind="rolled_back",
+                )
                 == 1
             ),
             timeout_seconds=5,
@@ -203,34 +279,45 @@ def test_client_errors_are_not_retried(rolled_back: notification.Notification, s
 
     assert failed
     assert len(receiver.bodies) == 1
-    assert counter("canaryd_notification_retries_total", destination=target.name) == 0
+    assert counter(registry, "canaryd_notification_retries_total", destination=target.name) == 0
 
 
-def test_unreachable_receiver_is_counted_as_failed(rolled_back: notification.Notification) -> None:
+def test_unreachable_receiver_is_counted_as_failed(
+    registry: prometheus_client.CollectorRegistry,
+    metrics: webhook.NotificationMetrics,
+    rolled_back: notification.Notification,
+) -> None:
     # Start and stop a receiver to get a loopback port that nothing listens on.
     with receiver_module.Receiver() as receiver:
         url = receiver.url
     target = destination(url, max_attempts=2)
-    sink = webhook.WebhookSink(destination=target)
+    sink = webhook.WebhookSink(destination=target, metrics=metrics)
     sink.send(rolled_back)
 
     failed = wait_until(
         lambda: (
-            counter("canaryd_notifications_failed_total", destination=target.name, kind="rolled_back") == 1
+            counter(
+                registry, "canaryd_notifications_failed_total", destination=target.name, kind="rolled_back"
+            )
+            == 1
         ),
         timeout_seconds=5,
     )
     sink.close(timeout_seconds=1)
 
     assert failed
-    assert counter("canaryd_notification_retries_total", destination=target.name) == 1
+    assert counter(registry, "canaryd_notification_retries_total", destination=target.name) == 1
 
 
-def test_full_queue_drops_and_counts(rolled_back: notification.Notification) -> None:
+def test_full_queue_drops_and_counts(
+    registry: prometheus_client.CollectorRegistry,
+    metrics: webhook.NotificationMetrics,
+    rolled_back: notification.Notification,
+) -> None:
     slow = [receiver_module.Reply(delay_seconds=2)]
     with receiver_module.Receiver(replies=slow) as receiver:
         target = destination(receiver.url, queue_size=2, timeout_seconds=3, max_attempts=1)
-        sink = webhook.WebhookSink(destination=target)
+        sink = webhook.WebhookSink(destination=target, metrics=metrics)
 
         # The worker takes the first notification and waits on the receiver; two more fill the queue.
         sink.send(rolled_back)
@@ -239,13 +326,19 @@ def test_full_queue_drops_and_counts(rolled_back: notification.Notification) -> 
             sink.send(rolled_back)
         sink.close(timeout_seconds=0.2)
 
-    assert counter("canaryd_notifications_dropped_total", destination=target.name) == 3
+    assert counter(registry, "canaryd_notifications_dropped_total", destination=target.name) == 3
 
 
-def test_close_is_bounded_by_its_timeout(rolled_back: notification.Notification) -> None:
+def test_close_is_bounded_by_its_timeout(
+    registry: prometheus_client.CollectorRegistry,
+    metrics: webhook.NotificationMetrics,
+    rolled_back: notification.Notification,
+) -> None:
     slow = [receiver_module.Reply(delay_seconds=3)]
     with receiver_module.Receiver(replies=slow) as receiver:
-        sink = webhook.WebhookSink(destination=destination(receiver.url, timeout_seconds=5, max_attempts=3))
+        sink = webhook.WebhookSink(
+            metrics=metrics, destination=destination(receiver.url, timeout_seconds=5, max_attempts=3)
+        )
         sink.send(rolled_back)
         assert receiver.wait_for_requests(1, timeout_seconds=5) == 1
 
@@ -256,12 +349,16 @@ def test_close_is_bounded_by_its_timeout(rolled_back: notification.Notification)
     assert elapsed < 1.0
 
 
-def test_send_after_close_is_dropped(rolled_back: notification.Notification) -> None:
+def test_send_after_close_is_dropped(
+    registry: prometheus_client.CollectorRegistry,
+    metrics: webhook.NotificationMetrics,
+    rolled_back: notification.Notification,
+) -> None:
     with receiver_module.Receiver() as receiver:
         target = destination(receiver.url)
-        sink = webhook.WebhookSink(destination=target)
+        sink = webhook.WebhookSink(destination=target, metrics=metrics)
         sink.close(timeout_seconds=1)
         sink.send(rolled_back)
 
     assert receiver.bodies == []
-    assert counter("canaryd_notifications_dropped_total", destination=target.name) == 1
+    assert counter(registry, "canaryd_notifications_dropped_total", destination=target.name) == 1
