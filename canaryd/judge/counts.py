@@ -74,7 +74,7 @@ def latency_counts(comparison: observations.Comparison, *, quantile: float) -> R
     canary_buckets = np.asarray(canary.bucket_counts, dtype=float)
     control_buckets = np.asarray(control.bucket_counts, dtype=float)
     usable = counted & _finite_rows(canary_buckets) & _finite_rows(control_buckets)
-    bound_index = _bound_index(control_buckets[usable], np.asarray(control.bucket_bounds), quantile)
+    bound_index = nearest_bound_index(control_buckets[usable], np.asarray(control.bucket_bounds), quantile)
     if bound_index is None:
         return RateCounts.empty(dropped=int(np.sum(counted & ~usable)))
 
@@ -95,8 +95,11 @@ def _finite_rows(buckets: np.ndarray) -> np.ndarray:
     return np.all(np.isfinite(buckets), axis=1)
 
 
-def _bound_index(control_buckets: np.ndarray, bounds: np.ndarray, quantile: float) -> int | None:
-    """Pick the finite bucket bound whose pooled control cumulative share is nearest `quantile`."""
+def nearest_bound_index(control_buckets: np.ndarray, bounds: np.ndarray, quantile: float) -> int | None:
+    """Pick the finite bucket bound whose pooled control cumulative share is nearest `quantile`.
+
+    `control_buckets` has one row per interval; returns None when the control served nothing.
+    """
     finite = np.flatnonzero(np.isfinite(bounds))
     pooled = control_buckets.sum(axis=0)
     if len(finite) == 0 or pooled.size == 0 or pooled[-1] <= 0:

@@ -13,6 +13,10 @@ from scipy import stats
 from canaryd import judge, observations, verdicts
 
 BOUNDS = np.array([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, math.inf])
+DEFAULTS = judge.JudgeSettings()
+# The default latency tolerance allows for canary pods that are slower by chance; with 50% the
+# judge fails a canary whose requests are all 20% slower.
+TIGHT_LATENCY = judge.JudgeSettings(latency=judge.Tolerance(relative=0.5, absolute=0.001))
 PASS, FAIL = verdicts.Verdict.PASS, verdicts.Verdict.FAIL
 INCONCLUSIVE, NO_DATA = verdicts.Verdict.INCONCLUSIVE, verdicts.Verdict.NO_DATA
 
@@ -75,20 +79,38 @@ CASES = {
     "good canary passes": (
         make_comparison(canary=make_arm(requests=1000, error_ratio=0.005), control=healthy_control()),
         PASS,
+        DEFAULTS,
     ),
     "slightly better canary passes": (
         make_comparison(canary=make_arm(requests=1000, error_ratio=0.004), control=healthy_control()),
         PASS,
+        DEFAULTS,
     ),
     "+1pp errors fails": (
         make_comparison(canary=make_arm(requests=1000, error_ratio=0.015), control=healthy_control()),
         FAIL,
+        DEFAULTS,
     ),
-    "+20% latency fails": (
+    "+20% p99 fails at 50% tolerance": (
         make_comparison(
             canary=make_arm(requests=1000, error_ratio=0.005, latency_scale=1.2), control=healthy_control()
         ),
         FAIL,
+        TIGHT_LATENCY,
+    ),
+    "+20% p99 not failed at defaults": (
+        make_comparison(
+            canary=make_arm(requests=1000, error_ratio=0.005, latency_scale=1.2), control=healthy_control()
+        ),
+        INCONCLUSIVE,
+        DEFAULTS,
+    ),
+    "+50% p99 fails": (
+        make_comparison(
+            canary=make_arm(requests=1000, error_ratio=0.005, latency_scale=1.5), control=healthy_control()
+        ),
+        FAIL,
+        DEFAULTS,
     ),
     "no data": (
         observations.Comparison(
@@ -98,32 +120,36 @@ CASES = {
             canary_ready=np.zeros(0, dtype=bool),
         ),
         NO_DATA,
+        DEFAULTS,
     ),
-    "NaN counts": (nan_everywhere(), NO_DATA),
+    "NaN counts": (nan_everywhere(), NO_DATA, DEFAULTS),
     "zero canary traffic": (
         make_comparison(canary=make_arm(requests=0, error_ratio=0.0), control=healthy_control()),
         NO_DATA,
+        DEFAULTS,
     ),
     "zero canary share": (
         make_comparison(
             canary=make_arm(requests=1000, error_ratio=0.005), control=healthy_control(), share=0.0
         ),
         NO_DATA,
+        DEFAULTS,
     ),
-    "all-zero control vs canary errors": (control_without_errors(), INCONCLUSIVE),
+    "all-zero control vs canary errors": (control_without_errors(), INCONCLUSIVE, DEFAULTS),
     "below minimum sample": (
         make_comparison(
             canary=make_arm(requests=1000, error_ratio=0.5, count=2), control=healthy_control(count=2)
         ),
         INCONCLUSIVE,
+        DEFAULTS,
     ),
-    "not-ready intervals ignored": (not_ready_first_half(), PASS),
+    "not-ready intervals ignored": (not_ready_first_half(), PASS, DEFAULTS),
 }
 
 
-@pytest.mark.parametrize(("comparison", "expected"), CASES.values(), ids=CASES.keys())
-def test_judge_verdict(comparison, expected):
-    judgement = judge.judge(comparison, settings=judge.JudgeSettings())
+@pytest.mark.parametrize(("comparison", "expected", "settings"), CASES.values(), ids=CASES.keys())
+def test_judge_verdict(comparison, expected, settings):
+    judgement = judge.judge(comparison, settings=settings)
 
     assert judgement.verdict is expected, judgement
 
@@ -163,9 +189,9 @@ def test_failing_result_carries_numbers():
 
 
 def test_latency_result_names_bucket_bound():
-    comparison = CASES["+20% latency fails"][0]
+    comparison = CASES["+50% p99 fails"][0]
 
-    result = judge.judge(comparison, settings=judge.JudgeSettings()).metrics[1]
+    result = judge.judge(comparison, settings=DEFAULTS).metrics[1]
 
     assert result.metric == judge.LATENCY
     assert "0.25 s" in result.reason
@@ -185,7 +211,7 @@ def test_zero_events_pass_after_sufficient_sample():
 def test_noncritical_failure_does_not_fail_canary():
     settings = judge.JudgeSettings(latency=judge.Tolerance(relative=0.5, absolute=0.001, critical=False))
 
-    judgement = judge.judge(CASES["+20% latency fails"][0], settings=settings)
+    judgement = judge.judge(CASES["+50% p99 fails"][0], settings=settings)
 
     assert judgement.metrics[1].verdict is FAIL
     assert judgement.verdict is INCONCLUSIVE
