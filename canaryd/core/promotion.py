@@ -13,7 +13,10 @@ from canaryd.spec import values
 
 
 def start(current: context.PassContext, reason: reasons.Reason, **params: object) -> None:
-    """Enter Promoting: copy the canary's template to the primary. Traffic stays put until the primary is Ready."""
+    """Enter Promoting: copy the canary's template to the primary.
+
+    Traffic stays where it is until the primary is Ready on the new template.
+    """
     revision = current.status.revision
     assert revision is not None, "a rollout in progress always has a revision"
     current.update(step_index=current.step_count, resume_phase=None)

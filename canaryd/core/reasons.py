@@ -90,7 +90,8 @@ DEADLINE_EXCEEDED = Reason(
 )
 DEADLINE_PAUSED = Reason(
     "DeadlinePaused",
-    "step {step}/{steps} did not pass within {deadline} (last verdict: {verdict}); paused as the inconclusive "
+    "step {step}/{steps} did not pass within {deadline} (last verdict: {verdict}); "
+    "paused as the inconclusive "
     "policy says: resume to try the step again, or abort",
     _WARNING,
 )
@@ -101,12 +102,14 @@ CANARY_UNAVAILABLE = Reason(
 )
 PROMOTION_DEADLINE_EXCEEDED = Reason(
     "PromotionDeadlineExceeded",
-    "the primary did not become Ready on revision {revision} within {deadline}; rolling back to revision {stable}",
+    "the primary did not become Ready on revision {revision} within {deadline}; "
+    "rolling back to revision {stable}",
     _WARNING,
 )
 ROLLBACK_BLOCKED = Reason(
     "RollbackBlocked",
-    "rolling back, but the primary has no Ready pods of revision {stable} yet; traffic stays where it is until it has",
+    "rolling back, but the primary has no Ready pods of revision {stable} yet; "
+    "traffic stays where it is until it has",
     _WARNING,
 )
 ROLLING_BACK = Reason(

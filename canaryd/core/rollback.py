@@ -27,6 +27,9 @@ def start(
     current.update(is_aborted=is_aborted, resume_phase=None)
     current.move(phases.Phase.ROLLING_BACK, reason, **{**current.step_params(), **params})
 
+    # Traffic leaves a failed canary in the same pass, not one reconcile later.
+    drive(current)
+
 
 def drive(current: context.PassContext) -> None:
     """Advance a rollback in progress: weight to the primary when it can serve, then the canary to zero."""

@@ -76,11 +76,13 @@ class Tolerances(pydantic.BaseModel):
 
     error_ratio_absolute: ErrorRatio = pydantic.Field(
         default=0.001,
-        description="Error ratio the canary may exceed control by, in absolute terms (0.001 = 0.1 percentage points).",
+        description="Error ratio the canary may exceed control by, in absolute terms "
+        "(0.001 = 0.1 percentage points).",
     )
     error_ratio_relative: RelativeChange = pydantic.Field(
         default=0.2,
-        description="Error ratio the canary may exceed control by, relative to control's (0.2 = 20% more errors). "
+        description="Error ratio the canary may exceed control by, relative to control's "
+        "(0.2 = 20% more errors). "
         "The larger of the absolute and relative allowance applies.",
     )
     latency_relative: RelativeChange = pydantic.Field(
@@ -252,8 +254,9 @@ def rollout_conflicts(spec: RolloutSpec) -> list[Conflict]:
         found.append(
             Conflict(
                 fields=(("steps",), ("analysis", "baseline")),
-                message=f"with a baseline, which receives the same weight as the canary, every step must be at "
-                f"most {MAX_WEIGHT_WITH_BASELINE}; lower the last step or turn the baseline off",
+                message="with a baseline, which receives the same weight as the canary, "
+                f"every step must be at most {MAX_WEIGHT_WITH_BASELINE}; "
+                "lower the last step or turn the baseline off",
             )
         )
     return found
@@ -265,7 +268,8 @@ def analysis_conflicts(analysis: AnalysisSettings, *, path: tuple[str, ...]) -> 
         found.append(
             Conflict(
                 fields=(path + ("deadline",), path + ("window",)),
-                message=f"the step deadline ({values.format_duration(analysis.deadline)}) is shorter than the "
+                message=f"the step deadline ({values.format_duration(analysis.deadline)}) "
+                "is shorter than the "
                 f"analysis window ({values.format_duration(analysis.window)}), so no step could ever pass; "
                 "make the deadline at least the window",
             )

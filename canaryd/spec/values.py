@@ -30,7 +30,10 @@ STEPS_ALLOWED = (
 )
 BOOL_ALLOWED = '"true" or "false"'
 DURATION_ALLOWED = 'a duration in hours, minutes and seconds such as "90s", "2m" or "1h30m", at most 24h'
-NAME_ALLOWED = "a Kubernetes object name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
+NAME_ALLOWED = (
+    "a Kubernetes object name: lowercase letters, digits, '-' and '.', "
+    "starting and ending with a letter or digit"
+)
 POSITIVE_INT_ALLOWED = 'a whole number of at least 1, e.g. "2"'
 
 
@@ -119,7 +122,10 @@ def _parse_weight(item: object) -> int:
 
 def parse_fraction(value: object, *, maximum: float) -> float:
     """Parse a fraction such as "0.01" or a percent such as "1%", between 0 and `maximum` inclusive."""
-    allowed = f'a number between 0 and {maximum:g}, or a percent between 0% and {maximum * 100:g}%, e.g. "0.01" or "1%"'
+    allowed = (
+        f"a number between 0 and {maximum:g}, or a percent between 0% and {maximum * 100:g}%, "
+        'e.g. "0.01" or "1%"'
+    )
     if isinstance(value, bool):
         raise ValueError(f"expected {allowed}")
     if isinstance(value, int | float):
