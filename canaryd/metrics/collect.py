@@ -30,6 +30,7 @@ def collect_comparison(
     `canary_ready` marks the intervals where the canary had data; the caller, which knows pod
     readiness and router weights, narrows it further.
     """
+    source.check_window(step_seconds=window.step_seconds)
     canary_points = _query_arm(source=source, preset=preset, target=canary, window=window)
     control_points = _query_arm(source=source, preset=preset, target=control, window=window)
 

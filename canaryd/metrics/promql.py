@@ -15,6 +15,7 @@ import re
 # Classic Prometheus label names. canaryd does not write the quoted UTF-8 names of Prometheus 3.
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+_REGEX_METACHARACTERS = re.compile(r"[\\.^$|?*+()\[\]{}]")
 
 
 class MatchOp(enum.StrEnum):
@@ -51,6 +52,11 @@ def quote_string(value: str) -> str:
 def escape_string_content(value: str) -> str:
     """Return `value` escaped for insertion between the double quotes of a PromQL string."""
     return quote_string(value)[1:-1]
+
+
+def escape_regex(value: str) -> str:
+    """Escape RE2 metacharacters so `value` matches only itself inside a PromQL regex."""
+    return _REGEX_METACHARACTERS.sub(r"\\\g<0>", value)
 
 
 def render_matchers(matchers: tuple[LabelMatcher, ...] | list[LabelMatcher]) -> str:

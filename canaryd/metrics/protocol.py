@@ -8,14 +8,13 @@ arm needs. `canaryd.metrics.collect` joins the two into a `canaryd.observations.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Mapping
 from typing import Protocol
 
 import numpy as np
 
 from canaryd import observations
-from canaryd.metrics import windows
+from canaryd.metrics import promql, windows
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,7 +51,7 @@ class ArmTarget:
         contains a dash, so `web-[a-z0-9]+-[a-z0-9]+` (anchored, as all PromQL regexes are) does
         not match `web-primary-6d9f7-x2k9p`.
         """
-        return f"{re.escape(self.workload)}-[a-z0-9]+-[a-z0-9]+"
+        return f"{promql.escape_regex(self.workload)}-[a-z0-9]+-[a-z0-9]+"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +75,10 @@ class MetricsSource(Protocol):
 
     def check_health(self) -> None:
         """Raise `SourceUnreachable` unless the source answers a trivial query."""
+        ...
+
+    def check_window(self, *, step_seconds: float) -> None:
+        """Raise `WindowTooShort` unless an interval of `step_seconds` spans enough scrapes."""
         ...
 
 
