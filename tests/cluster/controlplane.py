@@ -135,6 +135,8 @@ class LocalControlPlane:
             "--service-account-key-file", str(certificates.service_account_public_key),
             "--service-account-signing-key-file", str(certificates.service_account_private_key),
             "--service-cluster-ip-range", SERVICE_CLUSTER_IP_RANGE,
+            # The `kubernetes` Service's Endpoints may not point at loopback, and nothing here dials it.
+            "--endpoint-reconciler-type", "none",
             "--allow-privileged=true",
             "--profiling=false",
         ])

@@ -9,6 +9,7 @@ instead of starting one; nothing else makes the tests touch an existing cluster.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import re
@@ -33,11 +34,15 @@ def is_ci() -> bool:
 
 def unavailable(reason: str) -> None:
     """Skip the test, or fail it under CI, with a message on how to get a control plane."""
-    message = (f"{reason}. Build the local control plane with `{assets.BUILD_COMMAND}` "
-               "(or `make control-plane`: tens of minutes cold, seconds once cached), "
-               f"or set {USE_EXISTING_VARIABLE}=1 with KUBECONFIG naming a cluster you may write to")
+    skip_or_fail(f"{reason}. Build the local control plane with `{assets.BUILD_COMMAND}` "
+                 "(or `make control-plane`: tens of minutes cold, seconds once cached), "
+                 f"or set {USE_EXISTING_VARIABLE}=1 with KUBECONFIG naming a cluster you may write to")
+
+
+def skip_or_fail(message: str) -> None:
+    """Skip the test; under CI=true fail it instead, so that a CI run never passes by skipping."""
     if is_ci():
-        pytest.fail(message + " (CI=true: a missing control plane is a failure)", pytrace=False)
+        pytest.fail(f"{message} (CI=true: a missing prerequisite is a failure)", pytrace=False)
     pytest.skip(message)
 
 
@@ -47,7 +52,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[controlplane.C
     found = assets.locate()
     if os.environ.get(USE_EXISTING_VARIABLE) == "1":
         connection = _existing_cluster(found)
-        _install_crds(connection, found)
+        install_test_crds(connection, found)
         yield connection
         return
 
@@ -63,7 +68,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[controlplane.C
                                            with_workloads=not missing_workload)
     connection = plane.start()
     try:
-        _install_crds(connection, found)
+        install_test_crds(connection, found)
         yield connection
     finally:
         plane.stop()
@@ -95,17 +100,28 @@ def workload_cluster(cluster: controlplane.Connection) -> controlplane.Connectio
 def namespace(request: pytest.FixtureRequest, cluster: controlplane.Connection,
               kube_api_client: kubernetes.client.ApiClient) -> Iterator[str]:
     """A namespace made for this test and deleted after it (deletion is not awaited)."""
-    core = kubernetes.client.CoreV1Api(kube_api_client)
-    name = _namespace_name(request.node.name)
+    with fresh_namespace(kube_api_client, test_name=request.node.name,
+                         wait_for_service_account=cluster.runs_workloads) as name:
+        yield name
+
+
+@contextlib.contextmanager
+def fresh_namespace(api_client: kubernetes.client.ApiClient, *, test_name: str,
+                    wait_for_service_account: bool) -> Iterator[str]:
+    """Create a namespace named after the test with a random suffix, and delete it on exit."""
+    core = kubernetes.client.CoreV1Api(api_client)
+    name = _namespace_name(test_name)
     core.create_namespace(kubernetes.client.V1Namespace(metadata=kubernetes.client.V1ObjectMeta(
         name=name, labels={"canaryd.io/test": "true"})))
 
     # Pods are rejected until the namespace's "default" ServiceAccount exists, and the controller-manager
     # creates it a moment after the namespace.
-    if cluster.runs_workloads:
+    if wait_for_service_account:
         _wait_for_default_service_account(core, name)
-    yield name
-    core.delete_namespace(name, propagation_policy="Background")
+    try:
+        yield name
+    finally:
+        core.delete_namespace(name, propagation_policy="Background")
 
 
 def _namespace_name(test_name: str) -> str:
@@ -141,7 +157,8 @@ def _existing_cluster(found: assets.Assets) -> controlplane.Connection:
     return controlplane.Connection(kubeconfig=first, kubectl=pathlib.Path(kubectl), runs_workloads=True)
 
 
-def _install_crds(connection: controlplane.Connection, found: assets.Assets) -> None:
+def install_test_crds(connection: controlplane.Connection, found: assets.Assets) -> None:
+    """Install the Gateway API standard CRDs and canaryd's CRDs from manifests/crds, if that folder exists."""
     if found.gateway_api_crds is None:
         unavailable("Gateway API CRDs not found: the build did not extract them and "
                     "`go mod download sigs.k8s.io/gateway-api` failed")
