@@ -20,10 +20,13 @@ MAX_STEPS = 99
 MAX_DURATION = datetime.timedelta(hours=24)
 
 _DURATION_PATTERN = re.compile(
-    r"^(?:(?P<hours>\d{1,3})h)?(?:(?P<minutes>\d{1,5})m)?(?:(?P<seconds>\d{1,6})s)?"
+    r"(?:(?P<hours>[0-9]{1,3})h)?(?:(?P<minutes>[0-9]{1,5})m)?(?:(?P<seconds>[0-9]{1,6})s)?"
 )
 _NAME_PATTERN = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
 _NAME_MAX_LENGTH = 253
+# ASCII digits only: str.isdecimal() also accepts other scripts' digits, which int() would read.
+_WEIGHT_PATTERN = re.compile(r"[0-9]{1,3}")
+_COUNT_PATTERN = re.compile(r"[0-9]{1,6}")
 
 STEPS_ALLOWED = (
     'comma-separated whole percents, strictly increasing, each between 0 and 100 exclusive, e.g. "1,5,25"'
@@ -115,7 +118,7 @@ def _parse_weight(item: object) -> int:
         return item
     if isinstance(item, str):
         text = item.strip().removesuffix("%")
-        if text.isdecimal() and len(text) <= 3:
+        if _WEIGHT_PATTERN.fullmatch(text):
             return int(text)
     raise ValueError(f"expected {STEPS_ALLOWED}")
 
@@ -154,7 +157,7 @@ def parse_positive_int(value: object) -> int:
     """Parse a whole number of at least 1, written as text or as a YAML integer."""
     if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
         return value
-    if isinstance(value, str) and value.strip().isdecimal() and len(value.strip()) <= 6:
+    if isinstance(value, str) and _COUNT_PATTERN.fullmatch(value.strip()):
         number = int(value.strip())
         if number >= 1:
             return number
