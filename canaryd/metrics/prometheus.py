@@ -21,6 +21,7 @@ import pydantic
 import requests
 import structlog
 from prometheus_api_client import exceptions as api_exceptions
+from urllib3 import exceptions as urllib3_exceptions
 from urllib3.util import retry as urllib3_retry
 
 from canaryd.metrics import outcomes, promql, protocol, windows
@@ -133,13 +134,13 @@ class PrometheusSource:
     def _call(self, query: str, send: Callable[[], list]) -> list:
         try:
             return send()
-        except requests.exceptions.Timeout as error:
-            raise outcomes.SourceUnreachable(
-                f"Prometheus at {self.settings.url} did not answer within "
-                f"{self.settings.timeout_seconds:g} s after {self.settings.retries} retries: {error}",
-                query=query,
-            ) from error
         except requests.exceptions.RequestException as error:
+            if _is_timeout(error):
+                raise outcomes.SourceUnreachable(
+                    f"Prometheus at {self.settings.url} did not answer within "
+                    f"{self.settings.timeout_seconds:g} s, {self.settings.retries} retries included: {error}",
+                    query=query,
+                ) from error
             raise outcomes.SourceUnreachable(
                 f"Prometheus at {self.settings.url} is unreachable after {self.settings.retries} "
                 f"retries: {error}",
@@ -152,6 +153,20 @@ class PrometheusSource:
             raise outcomes.SourceUnreachable(
                 f"cannot read Prometheus credentials: {error}", query=query
             ) from error
+
+
+def _is_timeout(error: requests.exceptions.RequestException) -> bool:
+    # After the last retry, requests wraps a read timeout in a ConnectionError around MaxRetryError.
+    if isinstance(error, requests.exceptions.Timeout):
+        return True
+    cause = error.args[0] if error.args else None
+    if not isinstance(cause, urllib3_exceptions.MaxRetryError):
+        return False
+    # urllib3 2 derives NewConnectionError (connection refused) from ConnectTimeoutError.
+    reason = cause.reason
+    return isinstance(reason, urllib3_exceptions.TimeoutError) and not isinstance(
+        reason, urllib3_exceptions.NewConnectionError
+    )
 
 
 def _retry_policy(settings: PrometheusSettings) -> urllib3_retry.Retry:

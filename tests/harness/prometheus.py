@@ -145,15 +145,21 @@ class PrometheusServer:
         targets: list[ScrapeTarget] | None = None,
         scrape_interval_seconds: float = SCRAPE_INTERVAL_SECONDS,
         port: int | None = None,
+        web_config: Mapping[str, object] | None = None,
+        client_options: Mapping[str, object] | None = None,
     ) -> None:
+        """`web_config` is Prometheus' --web.config.file content (TLS, basic auth users);
+        `client_options` are the httpx options the harness needs to reach it then (verify, auth).
+        """
         self.workdir = workdir
         self.targets = list(targets or [])
         self.scrape_interval_seconds = scrape_interval_seconds
         self.port = port or free_port()
         self.config_path = workdir / "prometheus.yml"
         self.data_path = workdir / "prometheus-data"
-        self._process = _Process(
-            command=[
+        self.web_config = dict(web_config) if web_config is not None else None
+        self.client_options = dict(client_options or {})
+        command = [
                 str(ensure_prometheus()),
                 f"--config.file={self.config_path}",
                 f"--storage.tsdb.path={self.data_path}",
@@ -161,13 +167,17 @@ class PrometheusServer:
                 "--web.enable-lifecycle",
                 "--storage.tsdb.retention.time=1h",
                 "--log.level=warn",
-            ],
-            log_path=workdir / "prometheus.log",
-        )
+        ]
+        if self.web_config is not None:
+            web_config_path = workdir / "web.yml"
+            web_config_path.write_text(yaml.safe_dump(self.web_config))
+            command.append(f"--web.config.file={web_config_path}")
+        self._process = _Process(command=command, log_path=workdir / "prometheus.log")
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.web_config and "tls_server_config" in self.web_config else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     @property
     def is_running(self) -> bool:
@@ -193,14 +203,14 @@ class PrometheusServer:
         self.targets = list(targets)
         self.config_path.write_text(self._config_text())
         if self.is_running:
-            httpx.post(f"{self.url}/-/reload", timeout=10.0).raise_for_status()
+            httpx.post(f"{self.url}/-/reload", timeout=10.0, **self.client_options).raise_for_status()
 
     def query(self, query: str, *, at: float | None = None) -> list[dict]:
         """Run an instant query and return its result list (raises on an error answer)."""
         params = {"query": query}
         if at is not None:
             params["time"] = f"{at:.3f}"
-        response = httpx.get(f"{self.url}/api/v1/query", params=params, timeout=10.0)
+        response = httpx.get(f"{self.url}/api/v1/query", params=params, timeout=10.0, **self.client_options)
         response.raise_for_status()
         return response.json()["data"]["result"]
 
@@ -219,7 +229,7 @@ class PrometheusServer:
     def _is_ready(self) -> bool:
         if not self._process.is_running:
             raise HarnessError(f"Prometheus exited; log:\n{self._process.log_tail()}")
-        return httpx.get(f"{self.url}/-/ready", timeout=2.0).status_code == 200
+        return httpx.get(f"{self.url}/-/ready", timeout=2.0, **self.client_options).status_code == 200
 
     def _config_text(self) -> str:
         interval = f"{round(self.scrape_interval_seconds * 1000)}ms"
@@ -369,12 +379,21 @@ class Harness:
         app.start()
         return app
 
-    def start_prometheus(self, *, targets: list[ScrapeTarget] | None = None) -> PrometheusServer:
+    def start_prometheus(
+        self,
+        *,
+        targets: list[ScrapeTarget] | None = None,
+        web_config: Mapping[str, object] | None = None,
+        client_options: Mapping[str, object] | None = None,
+    ) -> PrometheusServer:
         """Start Prometheus scraping `targets` (default: every app started so far) and wait for them."""
         chosen = targets if targets is not None else [app.target for app in self.apps]
-        self.prometheus = PrometheusServer(workdir=self.workdir, targets=chosen)
+        self.prometheus = PrometheusServer(
+            workdir=self.workdir, targets=chosen, web_config=web_config, client_options=client_options
+        )
         self.prometheus.start()
-        self.prometheus.wait_for_targets_up()
+        if chosen:
+            self.prometheus.wait_for_targets_up()
         return self.prometheus
 
     def start_load(self, apps: list[TrafficApp] | None = None, *, rate_per_second: float = 40.0) -> LoadDriver:
