@@ -7,12 +7,18 @@ dependencies are missing fails alone, with its own message.
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 
 import click
 
 # name -> (module, attribute, one-line purpose). The purpose shows in `canaryd --help` without importing.
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "run": ("canaryd.cli.run", "run", "Run the controller daemon (Kubernetes, or --standalone with a config file)."),
+    "run": (
+        "canaryd.cli.run",
+        "run",
+        "Run the controller daemon (Kubernetes, or --standalone with a config file).",
+    ),
     "status": ("canaryd.cli.rollouts", "status", "Show a rollout's phase, step, weights and verdicts."),
     "history": ("canaryd.cli.rollouts", "history", "List past rollout attempts of a Deployment."),
     "promote": ("canaryd.cli.rollouts", "promote", "Promote the canary now, skipping remaining steps."),
@@ -59,4 +65,6 @@ def cli() -> None:
 
 
 def main() -> None:
-    cli()
+    # kubectl runs the `kubectl-canary` script for `kubectl canary ...`, so usage lines name that command.
+    program = os.path.basename(sys.argv[0])
+    cli(prog_name="kubectl canary" if program.startswith("kubectl-canary") else "canaryd")
