@@ -116,7 +116,7 @@ class LocalControlPlane:
             "--log-level", "warn",
         ])
         etcd.wait_until(is_ready=lambda: processes.http_answers_ok(f"{client_url}/health"),
-                        timeout=ETCD_START_SECONDS, what="/health answers 200")
+                        timeout=ETCD_START_SECONDS, condition="/health returns 200")
         return client_url
 
     def _start_apiserver(self, *, certificates: pki.ControlPlanePki, etcd_url: str) -> str:
@@ -142,7 +142,7 @@ class LocalControlPlane:
         ])
         context = client_tls_context(ca=certificates.ca, client=certificates.admin)
         apiserver.wait_until(is_ready=lambda: processes.https_answers_ok(f"{server}/readyz", context=context),
-                             timeout=APISERVER_START_SECONDS, what="/readyz answers 200")
+                             timeout=APISERVER_START_SECONDS, condition="/readyz returns 200")
         return server
 
     def _start_controller_manager(self, *, certificates: pki.ControlPlanePki, server: str) -> None:
@@ -164,7 +164,7 @@ class LocalControlPlane:
         ])
         manager.wait_until(is_ready=lambda: processes.https_answers_ok(
             f"https://127.0.0.1:{port}/healthz", context=unverified_tls_context()),
-            timeout=COMPONENT_START_SECONDS, what="/healthz answers 200")
+            timeout=COMPONENT_START_SECONDS, condition="/healthz returns 200")
 
     def _start_scheduler(self, *, certificates: pki.ControlPlanePki, server: str) -> None:
         kubeconfig = self._write_kubeconfig(name="scheduler", server=server, ca=certificates.ca,
@@ -182,7 +182,7 @@ class LocalControlPlane:
         ])
         scheduler.wait_until(is_ready=lambda: processes.https_answers_ok(
             f"https://127.0.0.1:{port}/healthz", context=unverified_tls_context()),
-            timeout=COMPONENT_START_SECONDS, what="/healthz answers 200")
+            timeout=COMPONENT_START_SECONDS, condition="/healthz returns 200")
 
     def _start_kwok(self, *, kubeconfig: pathlib.Path) -> None:
         key, value = FAKE_NODE_ANNOTATION
@@ -200,8 +200,8 @@ class LocalControlPlane:
         ])
         self._processes.append(process)
         process.start()
-        # kwok has no readiness endpoint unless it serves a node port; the fake node turning Ready is the
-        # readiness check (create_fake_node), and a kwok that exits at once is caught here.
+        # kwok has no readiness endpoint unless it serves a node port. The fake node turning Ready is the
+        # readiness check (create_fake_node), and this catches a kwok that exits at once.
         time.sleep(1.0)
         if not process.is_running():
             raise processes.StartupError(f"kwok exited at start\n{process.log_tail()}")

@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import oid
 
-# Names the API server answers to: loopback for the tests, the in-cluster names for pods (kwok pods never
-# dial it, but a real controller image run on kind reads the same certificate shape).
+# Names the serving certificate is valid for: loopback for the tests, and the in-cluster Service names that
+# a client inside a pod would use.
 SERVING_DNS_NAMES = ("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc")
 SERVING_IPS = ("127.0.0.1", "10.0.0.1")
 VALIDITY = datetime.timedelta(days=2)

@@ -35,7 +35,7 @@ def is_ci() -> bool:
 def unavailable(reason: str) -> None:
     """Skip the test, or fail it under CI, with a message on how to get a control plane."""
     skip_or_fail(f"{reason}. Build the local control plane with `{assets.BUILD_COMMAND}` "
-                 "(or `make control-plane`: tens of minutes cold, seconds once cached), "
+                 "(or `make control-plane`: minutes when cold, seconds once cached), "
                  f"or set {USE_EXISTING_VARIABLE}=1 with KUBECONFIG naming a cluster you may write to")
 
 

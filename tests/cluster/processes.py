@@ -51,17 +51,18 @@ class ManagedProcess:
     def is_running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    def wait_until(self, *, is_ready: Callable[[], bool], timeout: float, what: str) -> None:
+    def wait_until(self, *, is_ready: Callable[[], bool], timeout: float, condition: str) -> None:
         """Poll `is_ready` until it returns True; raise StartupError with the log tail otherwise."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.is_running():
                 raise StartupError(
-                    f"{self.name} exited with code {self._exit_code()} before {what}\n{self.log_tail()}")
+                    f"{self.name} exited with code {self._exit_code()} before {condition}\n{self.log_tail()}")
             if is_ready():
                 return
             time.sleep(0.25)
-        raise StartupError(f"{self.name} did not reach '{what}' within {timeout:.0f}s\n{self.log_tail()}")
+        raise StartupError(f"{self.name} timed out after {timeout:.0f}s waiting for '{condition}'\n"
+                           f"{self.log_tail()}")
 
     def stop(self) -> None:
         if self._process is None or self._process.poll() is not None:
