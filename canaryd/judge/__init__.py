@@ -31,11 +31,12 @@ LATENCY = "latency"
 
 def judge(comparison: observations.Comparison, *, settings: JudgeSettings) -> verdicts.Judgement:
     """Judge the canary against the control on the error ratio and, when histograms exist, on latency."""
-    intervals_used = int(np.sum(judge_counts.counted_intervals(comparison)))
+    warmup = settings.warmup_seconds
+    intervals_used = int(np.sum(judge_counts.counted_intervals(comparison, warmup_seconds=warmup)))
     results = [
         rates.judge_rate(
             metric=ERROR_RATIO,
-            counts=judge_counts.error_counts(comparison),
+            counts=judge_counts.error_counts(comparison, warmup_seconds=warmup),
             tolerance=settings.error_ratio,
             settings=settings,
         ),
@@ -51,7 +52,9 @@ def judge(comparison: observations.Comparison, *, settings: JudgeSettings) -> ve
 
 
 def _judge_latency(comparison: observations.Comparison, *, settings: JudgeSettings) -> verdicts.MetricResult:
-    counts = judge_counts.latency_counts(comparison, quantile=settings.latency_quantile)
+    counts = judge_counts.latency_counts(
+        comparison, quantile=settings.latency_quantile, warmup_seconds=settings.warmup_seconds
+    )
     if counts is None:
         return verdicts.MetricResult(
             metric=LATENCY,
@@ -69,7 +72,7 @@ def _judge_latency(comparison: observations.Comparison, *, settings: JudgeSettin
 
 def _summary(verdict: verdicts.Verdict, results: list[verdicts.MetricResult], intervals_used: int) -> str:
     if intervals_used == 0:
-        return "no interval counted: the canary was never Ready with a non-zero share"
+        return "no interval counted: the canary was never Ready with a non-zero share after its warm-up"
     deciding = [result.metric for result in results if result.verdict is verdict]
     if verdict is verdicts.Verdict.FAIL:
         deciding = [r.metric for r in results if r.verdict is verdicts.Verdict.FAIL and r.critical]

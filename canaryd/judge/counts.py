@@ -39,17 +39,32 @@ class RateCounts:
         return cls(nothing, nothing, nothing, nothing, dropped=dropped)
 
 
-def counted_intervals(comparison: observations.Comparison) -> np.ndarray:
-    """Mark the intervals in which the canary was Ready and received a non-zero share of traffic."""
+def counted_intervals(comparison: observations.Comparison, *, warmup_seconds: float = 0.0) -> np.ndarray:
+    """Mark the intervals in which the canary was Ready with a non-zero share, after its warm-up."""
     share = np.asarray(comparison.canary_share, dtype=float)
     ready = np.asarray(comparison.canary_ready, dtype=bool)
     with np.errstate(invalid="ignore"):
-        return ready & np.isfinite(share) & (share > 0)
+        serving = ready & np.isfinite(share) & (share > 0)
+    return serving & after_warmup(
+        np.asarray(comparison.canary.interval_ends, dtype=float), serving, warmup_seconds=warmup_seconds
+    )
 
 
-def error_counts(comparison: observations.Comparison) -> RateCounts:
+def after_warmup(interval_ends: np.ndarray, serving: np.ndarray, *, warmup_seconds: float) -> np.ndarray:
+    """Mark the intervals that end at least `warmup_seconds` after the first serving interval ended.
+
+    New pods are slower and fail more for their first minutes; counting those minutes would
+    blame the version for the warm-up. Only the first serving interval starts the warm-up.
+    """
+    serving_ends = interval_ends[serving]
+    if warmup_seconds <= 0 or serving_ends.size == 0:
+        return np.ones(interval_ends.shape, dtype=bool)
+    return interval_ends - serving_ends[0] >= warmup_seconds
+
+
+def error_counts(comparison: observations.Comparison, *, warmup_seconds: float = 0.0) -> RateCounts:
     """Collect failed requests (events) and requests (totals) of both arms per counted interval."""
-    counted = counted_intervals(comparison)
+    counted = counted_intervals(comparison, warmup_seconds=warmup_seconds)
     columns = [
         np.asarray(comparison.canary.errors, dtype=float),
         np.asarray(comparison.canary.requests, dtype=float),
@@ -59,7 +74,9 @@ def error_counts(comparison: observations.Comparison) -> RateCounts:
     return _keep_valid(columns, counted)
 
 
-def latency_counts(comparison: observations.Comparison, *, quantile: float) -> RateCounts | None:
+def latency_counts(
+    comparison: observations.Comparison, *, quantile: float, warmup_seconds: float = 0.0
+) -> RateCounts | None:
     """Collect requests slower than the bound nearest the control's `quantile` (events) per interval.
 
     Returns None when either arm has no histogram or the two arms' bucket bounds differ.
@@ -70,7 +87,7 @@ def latency_counts(comparison: observations.Comparison, *, quantile: float) -> R
     if not np.array_equal(canary.bucket_bounds, control.bucket_bounds):
         return None
 
-    counted = counted_intervals(comparison)
+    counted = counted_intervals(comparison, warmup_seconds=warmup_seconds)
     canary_buckets = np.asarray(canary.bucket_counts, dtype=float)
     control_buckets = np.asarray(control.bucket_counts, dtype=float)
     usable = counted & _finite_rows(canary_buckets) & _finite_rows(control_buckets)

@@ -36,16 +36,19 @@ class JudgeSettings(pydantic.BaseModel):
     # interval to interval does not read as evidence. 1 trusts the binomial model. It cannot absorb
     # a canary pod that is steadily worse than average: only the tolerance does that.
     variance_inflation: float = pydantic.Field(default=1.0, ge=1.0)
+    # Intervals ending less than this long after the canary first served are not counted, because
+    # new pods are slower and fail more while they warm up.
+    warmup_seconds: float = pydantic.Field(default=120.0, ge=0.0)
     # No verdict, pass or fail, before both arms reached these counts.
     min_canary_requests: int = pydantic.Field(default=100, ge=1)
     min_control_requests: int = pydantic.Field(default=100, ge=1)
     min_intervals: int = pydantic.Field(default=4, ge=1)
 
-    error_ratio: Tolerance = Tolerance(relative=0.5, absolute=0.0025)
     # Tolerances wide enough for pods of one version that differ by chance: in simulation, per-pod
     # error multipliers (log-normal, sigma 0.3) and latency scales (sigma 0.1) with 1-5 canary pods
     # keep the A/A false-positive rate below 1% with these values (docs/bench.md).
-    latency: Tolerance = Tolerance(relative=1.0, absolute=0.002)
+    error_ratio: Tolerance = Tolerance(relative=0.4, absolute=0.0025)
+    latency: Tolerance = Tolerance(relative=1.0, absolute=0.003)
     # The latency test compares the share of requests slower than the histogram bound nearest
     # this quantile of the control's latency.
     latency_quantile: float = pydantic.Field(default=0.99, gt=0.5, lt=1.0)

@@ -14,6 +14,7 @@ from canaryd import judge, observations, verdicts
 
 BOUNDS = np.array([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, math.inf])
 DEFAULTS = judge.JudgeSettings()
+NO_WARMUP = judge.JudgeSettings(warmup_seconds=0)
 # The default latency tolerance allows for canary pods that are slower by chance; with 50% the
 # judge fails a canary whose requests are all 20% slower.
 TIGHT_LATENCY = judge.JudgeSettings(latency=judge.Tolerance(relative=0.5, absolute=0.001))
@@ -141,6 +142,13 @@ CASES = {
             canary=make_arm(requests=1000, error_ratio=0.5, count=2), control=healthy_control(count=2)
         ),
         INCONCLUSIVE,
+        NO_WARMUP,
+    ),
+    "warm-up only": (
+        make_comparison(
+            canary=make_arm(requests=1000, error_ratio=0.5, count=8), control=healthy_control(count=8)
+        ),
+        NO_DATA,
         DEFAULTS,
     ),
     "not-ready intervals ignored": (not_ready_first_half(), PASS, DEFAULTS),
@@ -155,10 +163,28 @@ def test_judge_verdict(comparison, expected, settings):
 
 
 def test_not_ready_intervals_not_counted():
-    judgement = judge.judge(not_ready_first_half(), settings=judge.JudgeSettings())
+    judgement = judge.judge(not_ready_first_half(), settings=NO_WARMUP)
 
     assert judgement.intervals_used == 20
     assert judgement.metrics[0].canary_samples == 20 * 1000
+
+
+def test_warmup_skips_first_two_minutes():
+    # Ready from interval 20 on (ends 300 s to 585 s), so the intervals ending before 420 s are skipped.
+    judgement = judge.judge(not_ready_first_half(), settings=DEFAULTS)
+
+    assert judgement.intervals_used == 12
+    assert judgement.metrics[0].canary_samples == 12 * 1000
+
+
+def test_warmup_errors_do_not_fail_canary():
+    error_ratio = np.where(np.arange(40) < 8, 0.05, 0.005)
+    comparison = make_comparison(
+        canary=make_arm(requests=1000, error_ratio=error_ratio), control=healthy_control()
+    )
+
+    assert judge.judge(comparison, settings=DEFAULTS).verdict is PASS
+    assert judge.judge(comparison, settings=NO_WARMUP).verdict is FAIL
 
 
 def test_all_zero_control_never_passes_even_with_many_intervals():
@@ -177,13 +203,13 @@ def test_all_zero_control_never_passes_even_with_many_intervals():
 def test_failing_result_carries_numbers():
     comparison = CASES["+1pp errors fails"][0]
 
-    result = judge.judge(comparison, settings=judge.JudgeSettings()).metrics[0]
+    result = judge.judge(comparison, settings=NO_WARMUP).metrics[0]
 
     assert result.metric == judge.ERROR_RATIO
     assert result.canary_value == pytest.approx(0.015)
     assert result.control_value == pytest.approx(0.005)
     assert result.effect == pytest.approx(0.01)
-    assert result.tolerance == pytest.approx(0.005 * 0.5 + 0.0025)
+    assert result.tolerance == pytest.approx(0.005 * 0.4 + 0.0025)
     assert result.evidence >= result.threshold == pytest.approx(100)
     assert result.canary_samples == 40 * 1000
 

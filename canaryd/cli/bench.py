@@ -1,0 +1,41 @@
+"""`canaryd bench`: measure the judge against other tools' methods in seeded simulation."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import sys
+
+import click
+import rich.console
+
+from canaryd.bench import report
+
+
+@click.command("bench")
+@click.option("--quick", is_flag=True, help="Run the small seeded version (a few minutes) that CI runs.")
+@click.option(
+    "--seed", type=int, default=1, show_default=True, help="Root seed of every run's random stream."
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, writable=True, path_type=pathlib.Path),
+    help="Also write every figure, with 95% intervals, to this JSON file.",
+)
+def bench(quick: bool, seed: int, json_path: pathlib.Path | None) -> None:
+    """Measure the judge against Flagger, Argo Rollouts, Kayenta and the SPRT oracle.
+
+    Exits with status 1 when a target is missed.
+    """
+    console = rich.console.Console(stderr=True)
+    size = report.QUICK if quick else report.FULL
+    output = report.run_bench(size=size, seed=seed, progress=lambda line: console.log(line))
+
+    rich.console.Console().print(report.render_table(output))
+    if json_path is not None:
+        json_path.write_text(json.dumps(output, indent=2) + "\n")
+    missed = [target["target"] for target in output["targets"] if not target["met"]]
+    if missed:
+        console.print(f"{len(missed)} target(s) missed: " + "; ".join(missed))
+        sys.exit(1)
