@@ -1,6 +1,6 @@
 """Collect one analysis window from a metrics source into a `canaryd.observations.Comparison`.
 
-This is where query results are checked before the judge sees them: a missing requests series is
+This is where query results are checked before the judge reads them: a missing requests series is
 `NoSeries`, more than one is `SeveralSeries`, a NaN or Inf anywhere is `NotFinite`. Intervals are
 kept only where every query of both arms has a value, so a gap in one series never turns into a
 zero count.
@@ -27,7 +27,7 @@ def collect_comparison(
 ) -> observations.Comparison:
     """Query both arms over `window` and return their per-interval increases.
 
-    `canary_ready` marks the intervals where the canary had data; the caller, which knows pod
+    `canary_ready` marks the intervals where the canary had data; the caller, which has pod
     readiness and router weights, narrows it further.
     """
     source.check_window(step_seconds=window.step_seconds)
@@ -46,9 +46,7 @@ def collect_comparison(
     control_series = control_points.to_arm_series(interval_ends=interval_ends, bounds=bounds)
 
     total = canary_series.requests + control_series.requests
-    share = np.divide(
-        canary_series.requests, total, out=np.zeros_like(total, dtype=float), where=total > 0
-    )
+    share = np.divide(canary_series.requests, total, out=np.zeros_like(total, dtype=float), where=total > 0)
     return observations.Comparison(
         canary=canary_series,
         control=control_series,
@@ -73,7 +71,9 @@ class _ArmPoints:
             present &= set(counts)
         return present
 
-    def to_arm_series(self, *, interval_ends: np.ndarray, bounds: list[float] | None) -> observations.ArmSeries:
+    def to_arm_series(
+        self, *, interval_ends: np.ndarray, bounds: list[float] | None
+    ) -> observations.ArmSeries:
         requests = np.array([self.requests[end] for end in interval_ends], dtype=float)
         errors = np.array([self.errors[end] for end in interval_ends], dtype=float)
         if bounds is None:
@@ -106,7 +106,9 @@ def _query_arm(
     queries = preset.queries(target=target, step_seconds=window.step_seconds)
     points = _ArmPoints(queries=queries)
 
-    points.requests = _single_series(source.range_query(query=queries.requests, window=window), queries.requests)
+    points.requests = _single_series(
+        source.range_query(query=queries.requests, window=window), queries.requests
+    )
     points.errors = _single_series(source.range_query(query=queries.errors, window=window), queries.errors)
     if queries.latency_buckets is not None:
         result = source.range_query(query=queries.latency_buckets, window=window)

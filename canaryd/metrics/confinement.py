@@ -4,7 +4,7 @@ A namespaced metric template must not read another namespace's series. Rather th
 template's text, the query is parsed with promql-parser and every vector selector (including those
 inside range vectors, subqueries and function arguments) gets the matcher `<label>="<namespace>"`.
 A selector that already matches on that label with anything but the same namespace, or that uses
-Prometheus 3's `or` inside braces, is rejected instead of rewritten, so the author sees the problem.
+Prometheus 3's `or` inside braces, is rejected instead of rewritten, so the template's author gets an error.
 
 promql-parser 0.12 prints label values and string literals without escaping them. So before
 printing, every value is swapped for a placeholder made of plain letters; after printing, each
@@ -45,7 +45,8 @@ def confine_to_namespace(query: str, *, namespace: str, label: str = "namespace"
 
     placeholders = _Placeholders(forbidden_text=query)
     confined = promql_parser.transform(
-        expression, post_visit=lambda node: _confine_node(node, placeholders, namespace=namespace, label=label)
+        expression,
+        post_visit=lambda node: _confine_node(node, placeholders, namespace=namespace, label=label),
     )
     text = placeholders.restore(str(confined), query=query)
 
@@ -125,7 +126,9 @@ def _confine_node(
             for matcher in node.matchers.matchers
             if matcher.name != label
         ]
-        kept.append(promql_parser.Matcher(promql_parser.MatchOp.Equal, label, placeholders.stand_in(namespace)))
+        kept.append(
+            promql_parser.Matcher(promql_parser.MatchOp.Equal, label, placeholders.stand_in(namespace))
+        )
         node.matchers = promql_parser.Matchers(kept)
         # Returning the mutated node itself is read as "unchanged"; a re-parsed copy replaces it.
         return promql_parser.parse(str(node))

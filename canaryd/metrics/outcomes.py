@@ -5,7 +5,7 @@ the logs can show exactly what was asked. They fall into three families that cal
 differently:
 
 - `DataMissing` (no series, NaN or Inf): the application may simply not have served enough
-  traffic yet; the step holds and, at its deadline, never passes.
+  traffic yet. The step is held and, at its deadline, never passes.
 - `SourceUnreachable`: Prometheus is down, timed out or refused the credentials; nothing about the
   canary is known, so nothing is promoted.
 - `ConfigurationError` (several series, query rejected, template rejected, window too short):
@@ -30,7 +30,7 @@ class MetricsOutcome(Exception):
 
 
 class DataMissing(MetricsOutcome):
-    """Prometheus answered, but without numbers that can be judged."""
+    """Prometheus responded, but without numbers that can be judged."""
 
 
 class NoSeries(DataMissing):
@@ -111,6 +111,4 @@ class WindowTooShort(ConfigurationError):
 def differing_label_names(series_labels: Sequence[Mapping[str, str]]) -> tuple[str, ...]:
     """Return the label names whose values are not the same across all series, sorted."""
     names = sorted({name for labels in series_labels for name in labels})
-    return tuple(
-        name for name in names if len({labels.get(name) for labels in series_labels}) > 1
-    )
+    return tuple(name for name in names if len({labels.get(name) for labels in series_labels}) > 1)

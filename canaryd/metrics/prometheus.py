@@ -1,7 +1,7 @@
 """The Prometheus metrics source, on prometheus-api-client's `PrometheusConnect`.
 
 It turns every transport and HTTP failure into a typed outcome: connection errors, timeouts and
-5xx answers become `SourceUnreachable`, 4xx answers become `QueryRejected` carrying Prometheus' own
+5xx responses become `SourceUnreachable`, 4xx responses become `QueryRejected` carrying Prometheus' own
 error text, and 401/403 become `SourceUnreachable` naming the credentials. Results are parsed
 into `protocol.Series`; an empty result is an empty tuple, which callers report as no series.
 """
@@ -53,9 +53,7 @@ class PrometheusSettings(pydantic.BaseModel):
     def _check_auth(self) -> PrometheusSettings:
         has_basic = self.basic_auth_username is not None or self.basic_auth_password_file is not None
         if has_basic and self.bearer_token_file is not None:
-            raise ValueError(
-                "Prometheus settings set both bearer_token_file and basic auth; keep only one"
-            )
+            raise ValueError("Prometheus settings set both bearer_token_file and basic auth; keep only one")
         if has_basic and (self.basic_auth_username is None or self.basic_auth_password_file is None):
             raise ValueError(
                 "Prometheus basic auth needs both basic_auth_username and basic_auth_password_file"
@@ -137,7 +135,7 @@ class PrometheusSource:
         except requests.exceptions.RequestException as error:
             if _is_timeout(error):
                 raise outcomes.SourceUnreachable(
-                    f"Prometheus at {self.settings.url} did not answer within "
+                    f"Prometheus at {self.settings.url} did not respond within "
                     f"{self.settings.timeout_seconds:g} s, {self.settings.retries} retries included: {error}",
                     query=query,
                 ) from error

@@ -91,7 +91,11 @@ class MetricTemplate(pydantic.BaseModel):
 
     @property
     def reference(self) -> str:
-        return f"{self.kind.value} {self.name}" if self.is_cluster_scoped else f"{self.kind.value} {self.namespace}/{self.name}"
+        return (
+            f"{self.kind.value} {self.name}"
+            if self.is_cluster_scoped
+            else f"{self.kind.value} {self.namespace}/{self.name}"
+        )
 
     @pydantic.model_validator(mode="after")
     def _check_scope(self) -> MetricTemplate:
@@ -161,7 +165,9 @@ class TemplatePreset:
             )
 
     def _render(self, text: str, field: str, target: protocol.ArmTarget, step_seconds: float) -> str:
-        rendered = render(text, target=target, step_seconds=step_seconds, where=f"{self.template.reference} spec.{field}")
+        rendered = render(
+            text, target=target, step_seconds=step_seconds, where=f"{self.template.reference} spec.{field}"
+        )
         label = self.template.spec.namespace_label
         if label is None:
             confinement.parse(rendered)
@@ -202,7 +208,11 @@ def render(text: str, *, target: protocol.ArmTarget, step_seconds: float, where:
 
 
 def _check_names(target: protocol.ArmTarget, *, where: str) -> None:
-    for field, value in (("namespace", target.namespace), ("workload", target.workload), ("service", target.service_name)):
+    for field, value in (
+        ("namespace", target.namespace),
+        ("workload", target.workload),
+        ("service", target.service_name),
+    ):
         if not _DNS_LABEL.match(value):
             raise outcomes.TemplateRejected(
                 f"{where}: the arm's {field} {value!r} is not a Kubernetes DNS label "

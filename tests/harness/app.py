@@ -63,7 +63,10 @@ class Service:
         # ingress-nginx names this counter without the `_total` suffix, which prometheus_client
         # always adds to a Counter; a Gauge that only grows has the same samples.
         self.nginx_requests = prometheus_client.Gauge(
-            "nginx_ingress_controller_requests", "Requests through the ingress.", nginx_labels, registry=registry
+            "nginx_ingress_controller_requests",
+            "Requests through the ingress.",
+            nginx_labels,
+            registry=registry,
         )
         self.nginx_duration = prometheus_client.Histogram(
             "nginx_ingress_controller_request_duration_seconds",
@@ -105,7 +108,11 @@ def _handler(service: Service) -> type[http.server.BaseHTTPRequestHandler]:
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - the name http.server dispatches to
             if self.path == "/metrics":
-                self._send(200, prometheus_client.generate_latest(service.registry), prometheus_client.CONTENT_TYPE_LATEST)
+                self._send(
+                    200,
+                    prometheus_client.generate_latest(service.registry),
+                    prometheus_client.CONTENT_TYPE_LATEST,
+                )
                 return
             code, latency = service.next_request()
             time.sleep(latency)
@@ -130,7 +137,9 @@ def parse_options(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--namespace", default="shop")
     parser.add_argument("--workload", default="web")
-    parser.add_argument("--service", default=None, help="Service name for the ingress shape (default: workload)")
+    parser.add_argument(
+        "--service", default=None, help="Service name for the ingress shape (default: workload)"
+    )
     parser.add_argument("--ingress", default="web")
     parser.add_argument("--error-ratio", type=float, default=0.0)
     parser.add_argument("--latency", type=float, default=0.002, help="seconds")

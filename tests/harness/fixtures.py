@@ -23,6 +23,8 @@ def prometheus_binary() -> pathlib.Path:
 
 
 @pytest.fixture
-def prometheus_harness(tmp_path: pathlib.Path, prometheus_binary: pathlib.Path) -> Iterator[prometheus.Harness]:
+def prometheus_harness(
+    tmp_path: pathlib.Path, prometheus_binary: pathlib.Path
+) -> Iterator[prometheus.Harness]:
     with prometheus.harness(tmp_path) as harness:
         yield harness

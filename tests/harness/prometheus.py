@@ -4,7 +4,7 @@ Importable as `tests.harness.prometheus`; the pytest fixtures in `tests.harness.
 
 - `ensure_prometheus()` returns Debian's /usr/bin/prometheus, installing the package if missing.
 - `PrometheusServer` runs it with a temporary config and data folder, a 1 s scrape interval and a
-  free port; it can be stopped and started again on the same port and data mid-test.
+  free port. It can be stopped and started again mid-test, on the same port and data.
 - `TrafficApp` runs `tests.harness.app` (prometheus_client) as a process with a set error ratio
   and latency; `LoadDriver` sends it requests at a fixed rate from a thread.
 
@@ -46,8 +46,8 @@ def ensure_prometheus() -> pathlib.Path:
     if PROMETHEUS_BINARY.exists():
         return PROMETHEUS_BINARY
 
-    # The package's maintainer scripts may try to start a service; RUNLEVEL=1 and policy-rc.d
-    # conventions are not needed here because the tests only run the binary.
+    # The package's scripts may fail to start the system service where there is no init system.
+    # That does not matter, because the tests run the binary themselves.
     environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     install = ["apt-get", "install", "-y", "--no-install-recommends", "prometheus"]
     if subprocess.run(install, env=environment, capture_output=True, timeout=600).returncode != 0:
@@ -95,7 +95,9 @@ class ScrapeTarget:
 class _Process:
     """A child process in its own session, with its output in a log file."""
 
-    def __init__(self, *, command: list[str], log_path: pathlib.Path, cwd: pathlib.Path | None = None) -> None:
+    def __init__(
+        self, *, command: list[str], log_path: pathlib.Path, cwd: pathlib.Path | None = None
+    ) -> None:
         self.command = command
         self.log_path = log_path
         self.cwd = cwd
@@ -160,13 +162,13 @@ class PrometheusServer:
         self.web_config = dict(web_config) if web_config is not None else None
         self.client_options = dict(client_options or {})
         command = [
-                str(ensure_prometheus()),
-                f"--config.file={self.config_path}",
-                f"--storage.tsdb.path={self.data_path}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--web.enable-lifecycle",
-                "--storage.tsdb.retention.time=1h",
-                "--log.level=warn",
+            str(ensure_prometheus()),
+            f"--config.file={self.config_path}",
+            f"--storage.tsdb.path={self.data_path}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--web.enable-lifecycle",
+            "--storage.tsdb.retention.time=1h",
+            "--log.level=warn",
         ]
         if self.web_config is not None:
             web_config_path = workdir / "web.yml"
@@ -206,7 +208,7 @@ class PrometheusServer:
             httpx.post(f"{self.url}/-/reload", timeout=10.0, **self.client_options).raise_for_status()
 
     def query(self, query: str, *, at: float | None = None) -> list[dict]:
-        """Run an instant query and return its result list (raises on an error answer)."""
+        """Run an instant query and return its result list (raises on an error response)."""
         params = {"query": query}
         if at is not None:
             params["time"] = f"{at:.3f}"
@@ -234,12 +236,17 @@ class PrometheusServer:
     def _config_text(self) -> str:
         interval = f"{round(self.scrape_interval_seconds * 1000)}ms"
         config = {
-            "global": {"scrape_interval": interval, "scrape_timeout": interval, "evaluation_interval": interval},
+            "global": {
+                "scrape_interval": interval,
+                "scrape_timeout": interval,
+                "evaluation_interval": interval,
+            },
             "scrape_configs": [
                 {
                     "job_name": "apps",
                     "static_configs": [
-                        {"targets": [target.address], "labels": dict(target.labels)} for target in self.targets
+                        {"targets": [target.address], "labels": dict(target.labels)}
+                        for target in self.targets
                     ],
                 }
             ],
@@ -286,7 +293,9 @@ class TrafficApp:
         if settings.service:
             command += ["--service", settings.service]
         self._process = _Process(
-            command=command, log_path=workdir / f"app-{settings.pod_name}-{self.port}.log", cwd=REPOSITORY_ROOT
+            command=command,
+            log_path=workdir / f"app-{settings.pod_name}-{self.port}.log",
+            cwd=REPOSITORY_ROOT,
         )
 
     @property
@@ -295,7 +304,11 @@ class TrafficApp:
 
     @property
     def target(self) -> ScrapeTarget:
-        labels = {"namespace": self.settings.namespace, "pod": self.settings.pod_name, "app": self.settings.workload}
+        labels = {
+            "namespace": self.settings.namespace,
+            "pod": self.settings.pod_name,
+            "app": self.settings.workload,
+        }
         labels.update(self.settings.extra_labels)
         return ScrapeTarget(address=f"127.0.0.1:{self.port}", labels=labels)
 
@@ -321,7 +334,7 @@ class TrafficApp:
 class LoadCounts:
     requests: int = 0
     errors: int = 0
-    failures: int = 0  # requests that got no HTTP answer
+    failures: int = 0  # requests that got no HTTP response
 
 
 class LoadDriver:
@@ -396,7 +409,9 @@ class Harness:
             self.prometheus.wait_for_targets_up()
         return self.prometheus
 
-    def start_load(self, apps: list[TrafficApp] | None = None, *, rate_per_second: float = 40.0) -> LoadDriver:
+    def start_load(
+        self, apps: list[TrafficApp] | None = None, *, rate_per_second: float = 40.0
+    ) -> LoadDriver:
         driver = LoadDriver(apps=apps if apps is not None else self.apps, rate_per_second=rate_per_second)
         self._drivers.append(driver)
         driver.start()

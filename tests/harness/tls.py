@@ -46,12 +46,16 @@ def issue_loopback_certificate(directory: pathlib.Path) -> ServerCertificate:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
+        )
         .sign(ca_key, hashes.SHA256())
     )
 
     paths = ServerCertificate(
-        ca_file=directory / "ca.pem", cert_file=directory / "server.pem", key_file=directory / "server-key.pem"
+        ca_file=directory / "ca.pem",
+        cert_file=directory / "server.pem",
+        key_file=directory / "server-key.pem",
     )
     paths.ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     paths.cert_file.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))

@@ -33,7 +33,9 @@ SLOW_LATENCY = 0.04
 RATE_PER_SECOND = 25.0
 
 
-def arm(workload: str, *, namespace: str = "shop", which: observations.Arm = observations.Arm.CANARY) -> protocol.ArmTarget:
+def arm(
+    workload: str, *, namespace: str = "shop", which: observations.Arm = observations.Arm.CANARY
+) -> protocol.ArmTarget:
     return protocol.ArmTarget(arm=which, namespace=namespace, workload=workload)
 
 
@@ -43,7 +45,9 @@ GOOD_CANARY = arm("web-fixed")
 
 
 @pytest.fixture(scope="module")
-def traffic(tmp_path_factory: pytest.TempPathFactory, prometheus_binary: pathlib.Path) -> Iterator[harness.Harness]:
+def traffic(
+    tmp_path_factory: pytest.TempPathFactory, prometheus_binary: pathlib.Path
+) -> Iterator[harness.Harness]:
     with harness.harness(tmp_path_factory.mktemp("prometheus")) as running:
         running.start_app(workload="web-primary", latency=FAST_LATENCY)
         running.start_app(
@@ -64,7 +68,11 @@ def traffic(tmp_path_factory: pytest.TempPathFactory, prometheus_binary: pathlib
 def source(traffic: harness.Harness) -> Iterator[prometheus.PrometheusSource]:
     assert traffic.prometheus is not None
     settings = prometheus.PrometheusSettings(
-        url=traffic.prometheus.url, timeout_seconds=5, retries=1, backoff_seconds=0.1, scrape_interval_seconds=1
+        url=traffic.prometheus.url,
+        timeout_seconds=5,
+        retries=1,
+        backoff_seconds=0.1,
+        scrape_interval_seconds=1,
     )
     client = prometheus.PrometheusSource(settings=settings)
     yield client
@@ -79,7 +87,11 @@ def recent_window(*, intervals: int = 4) -> windows.Window:
 
 def test_http_preset_returns_counts_and_buckets(source: prometheus.PrometheusSource) -> None:
     comparison = collect.collect_comparison(
-        source=source, preset=presets.build_preset("http"), canary=BAD_CANARY, control=CONTROL, window=recent_window()
+        source=source,
+        preset=presets.build_preset("http"),
+        canary=BAD_CANARY,
+        control=CONTROL,
+        window=recent_window(),
     )
 
     canary, control = comparison.canary, comparison.control
@@ -95,10 +107,14 @@ def test_http_preset_returns_counts_and_buckets(source: prometheus.PrometheusSou
     np.testing.assert_allclose(canary.bucket_counts[:, -1], canary.requests, rtol=0.02)
     fast_share = canary.bucket_counts[:, 0].sum() / canary.requests.sum()
     assert abs(fast_share - 0.5) < 0.05
-    np.testing.assert_allclose(canary.bucket_counts[:, 2], canary.bucket_counts[:, 0])  # nothing in (5 ms, 25 ms]
+    np.testing.assert_allclose(
+        canary.bucket_counts[:, 2], canary.bucket_counts[:, 0]
+    )  # nothing in (5 ms, 25 ms]
     np.testing.assert_allclose(canary.bucket_counts[:, 3], canary.bucket_counts[:, -1])  # 40 ms <= 50 ms
     np.testing.assert_allclose(control.bucket_counts[:, 0], control.bucket_counts[:, -1])
-    np.testing.assert_allclose(comparison.canary_share, canary.requests / (canary.requests + control.requests))
+    np.testing.assert_allclose(
+        comparison.canary_share, canary.requests / (canary.requests + control.requests)
+    )
 
 
 @pytest.mark.parametrize("preset_name", ["istio", "ingress-nginx"])
@@ -110,7 +126,11 @@ def test_preset_matches_http_preset(source: prometheus.PrometheusSource, preset_
     )
 
     comparison = collect.collect_comparison(
-        source=source, preset=presets.build_preset(preset_name), canary=BAD_CANARY, control=CONTROL, window=window
+        source=source,
+        preset=presets.build_preset(preset_name),
+        canary=BAD_CANARY,
+        control=CONTROL,
+        window=window,
     )
 
     np.testing.assert_allclose(comparison.canary.requests, reference.canary.requests, rtol=1e-9)
@@ -153,7 +173,9 @@ def test_workload_without_series_is_no_series(source: prometheus.PrometheusSourc
 
 
 def test_per_pod_template_is_several_series(source: prometheus.PrometheusSource) -> None:
-    template = _template(requests='sum by (pod) (increase(http_requests_total{app="{{ workload }}"}[{{ interval }}]))')
+    template = _template(
+        requests='sum by (pod) (increase(http_requests_total{app="{{ workload }}"}[{{ interval }}]))'
+    )
 
     with pytest.raises(outcomes.SeveralSeries) as raised:
         collect.collect_comparison(
@@ -166,7 +188,9 @@ def test_per_pod_template_is_several_series(source: prometheus.PrometheusSource)
 
 
 def test_division_by_zero_is_not_finite(source: prometheus.PrometheusSource) -> None:
-    template = _template(requests='sum(increase(http_requests_total{app="{{ workload }}"}[{{ interval }}])) / 0')
+    template = _template(
+        requests='sum(increase(http_requests_total{app="{{ workload }}"}[{{ interval }}])) / 0'
+    )
 
     with pytest.raises(outcomes.NotFinite) as raised:
         collect.collect_comparison(
@@ -191,13 +215,17 @@ def test_invalid_query_is_rejected_with_prometheus_text(source: prometheus.Prome
 
 def test_template_confined_to_namespace_reads_only_its_series(source: prometheus.PrometheusSource) -> None:
     # Without confinement this selector would count the "other" namespace's web service too.
-    template = _template(requests='sum(increase({__name__="http_requests_total", app="web"}[{{ interval }}]))')
+    template = _template(
+        requests='sum(increase({__name__="http_requests_total", app="web"}[{{ interval }}]))'
+    )
     window = recent_window()
 
     confined = collect.collect_comparison(
         source=source, preset=template, canary=BAD_CANARY, control=CONTROL, window=window
     )
-    both = source.range_query(query=f"sum(increase(http_requests_total{{app=\"web\"}}[{STEP_SECONDS:g}s]))", window=window)
+    both = source.range_query(
+        query=f'sum(increase(http_requests_total{{app="web"}}[{STEP_SECONDS:g}s]))', window=window
+    )
 
     [unconfined] = both
     assert confined.canary.requests.sum() < 0.7 * unconfined.values.sum()
@@ -209,7 +237,11 @@ def test_short_interval_is_a_configuration_error(source: prometheus.PrometheusSo
 
     with pytest.raises(outcomes.WindowTooShort, match="at least 4 s"):
         collect.collect_comparison(
-            source=source, preset=presets.build_preset("http"), canary=BAD_CANARY, control=CONTROL, window=window
+            source=source,
+            preset=presets.build_preset("http"),
+            canary=BAD_CANARY,
+            control=CONTROL,
+            window=window,
         )
 
 
@@ -257,7 +289,10 @@ def _template(*, requests: str) -> templates.TemplatePreset:
         "metadata": {"name": "custom", "namespace": "shop"},
         "spec": {
             "requests": requests,
-            "errors": 'sum(increase(http_requests_total{app="{{ workload }}", code=~"5.."}[{{ interval }}])) or vector(0)',
+            "errors": (
+                'sum(increase(http_requests_total{app="{{ workload }}", code=~"5.."}[{{ interval }}])) '
+                "or vector(0)"
+            ),
         },
     }
     return templates.TemplatePreset(template=templates.MetricTemplate.from_object(item))

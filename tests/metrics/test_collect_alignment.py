@@ -35,7 +35,9 @@ class RecordedPreset:
 
     def queries(self, *, target: protocol.ArmTarget, step_seconds: float) -> protocol.ArmQueries:
         arm = target.arm.value
-        return protocol.ArmQueries(requests=f"{arm}:requests", errors=f"{arm}:errors", latency_buckets=f"{arm}:buckets")
+        return protocol.ArmQueries(
+            requests=f"{arm}:requests", errors=f"{arm}:errors", latency_buckets=f"{arm}:buckets"
+        )
 
 
 class RecordedSource:
@@ -80,7 +82,7 @@ def test_steady_arms_fill_every_interval() -> None:
     assert comparison.canary_ready.all()
 
 
-def test_gap_in_one_arm_drops_the_interval_from_both() -> None:
+def test_gap_drops_interval_from_both_arms() -> None:
     results = {**steady("canary"), **steady("control")}
     results["control:requests"] = (series({1004.0: 100, 1012.0: 100}),)
 
@@ -133,16 +135,32 @@ def test_arm_without_histogram_leaves_latency_out() -> None:
             id="two_request_series",
         ),
         pytest.param(
-            "canary:errors", (series({1004.0: math.nan}),), outcomes.NotFinite, "returned nan", id="nan_errors"
+            "canary:errors",
+            (series({1004.0: math.nan}),),
+            outcomes.NotFinite,
+            "returned nan",
+            id="nan_errors",
         ),
         pytest.param(
-            "control:requests", (series({1008.0: -math.inf}),), outcomes.NotFinite, "returned -inf", id="negative_inf"
+            "control:requests",
+            (series({1008.0: -math.inf}),),
+            outcomes.NotFinite,
+            "returned -inf",
+            id="negative_inf",
         ),
         pytest.param(
-            "canary:buckets", (series({1004.0: 1}),), outcomes.BucketLabelMissing, "without the le", id="no_le"
+            "canary:buckets",
+            (series({1004.0: 1}),),
+            outcomes.BucketLabelMissing,
+            "without the le",
+            id="no_le",
         ),
         pytest.param(
-            "canary:buckets", buckets({"0.1": 1, "1": 2}), outcomes.BucketLabelMissing, "no \\+Inf", id="no_inf"
+            "canary:buckets",
+            buckets({"0.1": 1, "1": 2}),
+            outcomes.BucketLabelMissing,
+            "no \\+Inf",
+            id="no_inf",
         ),
         pytest.param(
             "canary:buckets",

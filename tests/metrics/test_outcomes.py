@@ -10,7 +10,11 @@ from canaryd.metrics import outcomes
 def test_several_series_names_only_the_differing_labels() -> None:
     outcome = outcomes.SeveralSeries(
         query="sum by (pod) (x)",
-        series_labels=[{"pod": "a", "job": "web"}, {"pod": "b", "job": "web"}, {"pod": "c", "job": "web", "zone": "1"}],
+        series_labels=[
+            {"pod": "a", "job": "web"},
+            {"pod": "b", "job": "web"},
+            {"pod": "c", "job": "web", "zone": "1"},
+        ],
     )
 
     assert outcome.differing_labels == ("pod", "zone")
@@ -20,7 +24,9 @@ def test_several_series_names_only_the_differing_labels() -> None:
 
 
 def test_query_rejected_carries_prometheus_text() -> None:
-    outcome = outcomes.QueryRejected(query="sum(", status_code=400, prometheus_error="unexpected end of input")
+    outcome = outcomes.QueryRejected(
+        query="sum(", status_code=400, prometheus_error="unexpected end of input"
+    )
 
     assert outcome.prometheus_error == "unexpected end of input"
     assert "HTTP 400: unexpected end of input" in str(outcome)
@@ -29,10 +35,22 @@ def test_query_rejected_carries_prometheus_text() -> None:
 
 OUTCOMES = [
     (outcomes.NoSeries("nothing", query="q"), outcomes.DataMissing, "NoSeries"),
-    (outcomes.NotFinite("NaN", query="q", value=float("nan"), timestamp=1.0), outcomes.DataMissing, "NotFinite"),
+    (
+        outcomes.NotFinite("NaN", query="q", value=float("nan"), timestamp=1.0),
+        outcomes.DataMissing,
+        "NotFinite",
+    ),
     (outcomes.SourceUnreachable("down", query="q"), outcomes.SourceUnreachable, "SourceUnreachable"),
-    (outcomes.SeveralSeries(query="q", series_labels=[{"a": "1"}, {"a": "2"}]), outcomes.ConfigurationError, "SeveralSeries"),
-    (outcomes.QueryRejected(query="q", status_code=400, prometheus_error="e"), outcomes.ConfigurationError, "QueryRejected"),
+    (
+        outcomes.SeveralSeries(query="q", series_labels=[{"a": "1"}, {"a": "2"}]),
+        outcomes.ConfigurationError,
+        "SeveralSeries",
+    ),
+    (
+        outcomes.QueryRejected(query="q", status_code=400, prometheus_error="e"),
+        outcomes.ConfigurationError,
+        "QueryRejected",
+    ),
     (outcomes.TemplateRejected("bad", query="q"), outcomes.ConfigurationError, "TemplateRejected"),
     (outcomes.BucketLabelMissing("no le", query="q"), outcomes.ConfigurationError, "BucketLabelMissing"),
     (outcomes.WindowTooShort("short"), outcomes.ConfigurationError, "AnalysisWindowTooShort"),

@@ -68,9 +68,10 @@ CANARY = protocol.ArmTarget(arm=observations.Arm.CANARY, namespace="shop", workl
                 requests='sum(increase(istio_requests_total{reporter="destination",'
                 'destination_workload_namespace="shop",destination_workload="web"}[30s]))',
                 errors='sum(increase(istio_requests_total{reporter="destination",'
-                'destination_workload_namespace="shop",destination_workload="web",response_code=~"5.."}[30s])) '
+                'destination_workload_namespace="shop",destination_workload="web",'
+                'response_code=~"5.."}[30s])) '
                 "or vector(0)",
-                latency_buckets='sum by (le) (increase(istio_request_duration_milliseconds_bucket{'
+                latency_buckets="sum by (le) (increase(istio_request_duration_milliseconds_bucket{"
                 'reporter="destination",destination_workload_namespace="shop",destination_workload="web"}[30s]))',
                 bucket_unit_seconds=0.001,
             ),
@@ -84,7 +85,8 @@ CANARY = protocol.ArmTarget(arm=observations.Arm.CANARY, namespace="shop", workl
                 'ingress="web-canary"}[30s]))',
                 errors='sum(increase(nginx_ingress_controller_requests{exported_namespace="shop",service="web",'
                 'ingress="web-canary",status=~"5.."}[30s])) or vector(0)',
-                latency_buckets='sum by (le) (increase(nginx_ingress_controller_request_duration_seconds_bucket{'
+                latency_buckets="sum by (le) ("
+                "increase(nginx_ingress_controller_request_duration_seconds_bucket{"
                 'exported_namespace="shop",service="web",ingress="web-canary"}[30s]))',
             ),
             id="ingress_nginx",
@@ -109,7 +111,9 @@ def test_pod_regex_excludes_primary_pods() -> None:
 
 
 def test_ingress_preset_selects_by_service() -> None:
-    target = protocol.ArmTarget(arm=observations.Arm.CANARY, namespace="shop", workload="web", service="web-canary")
+    target = protocol.ArmTarget(
+        arm=observations.Arm.CANARY, namespace="shop", workload="web", service="web-canary"
+    )
 
     queries = presets.build_preset("ingress-nginx").queries(target=target, step_seconds=30)
 

@@ -8,7 +8,6 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -25,14 +24,16 @@ TEST_PASSWORD_BCRYPT = "$2b$04$9rQRZylkqCNEzSodjv0HiO3yAIB73ENt/sNcgx9Iz9mXo2Sgm
 
 def source_for(url: str, **settings: object) -> prometheus.PrometheusSource:
     defaults: dict[str, object] = {"timeout_seconds": 5, "retries": 0, "backoff_seconds": 0.05}
-    return prometheus.PrometheusSource(settings=prometheus.PrometheusSettings(url=url, **{**defaults, **settings}))
+    return prometheus.PrometheusSource(
+        settings=prometheus.PrometheusSettings(url=url, **{**defaults, **settings})
+    )
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
         pytest.param(
-            "HTTP Status Code 400 (b'{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"parse error\"}')",
+            'HTTP Status Code 400 (b\'{"status":"error","errorType":"bad_data","error":"parse error"}\')',
             (400, "parse error"),
             id="prometheus_json_error",
         ),
@@ -70,14 +71,16 @@ def test_unreachable_address_is_source_unreachable() -> None:
 
 
 def test_silent_server_times_out() -> None:
-    # A socket that accepts connections but never answers.
+    # A socket that accepts connections but never responds.
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(8)
         url = f"http://127.0.0.1:{listener.getsockname()[1]}"
         started = time.monotonic()
 
-        with pytest.raises(outcomes.SourceUnreachable, match="did not answer within 0.5 s, 1 retries included"):
+        with pytest.raises(
+            outcomes.SourceUnreachable, match="did not respond within 0.5 s, 1 retries included"
+        ):
             source_for(url, timeout_seconds=0.5, retries=1).check_health()
 
         elapsed = time.monotonic() - started
@@ -85,7 +88,7 @@ def test_silent_server_times_out() -> None:
 
 
 class _FailingHandler(http.server.BaseHTTPRequestHandler):
-    """Answers every request with Prometheus' 503 error body and counts the attempts."""
+    """Responds to every request with Prometheus' 503 error body and counts the attempts."""
 
     attempts = 0
 
@@ -126,14 +129,19 @@ def test_health_check_passes_on_running_server(prometheus_harness: harness.Harne
 
 
 @pytest.mark.prometheus
-def test_tls_and_basic_auth_from_settings(prometheus_harness: harness.Harness, tmp_path: pathlib.Path) -> None:
+def test_tls_and_basic_auth_from_settings(
+    prometheus_harness: harness.Harness, tmp_path: pathlib.Path
+) -> None:
     certificate = tls.issue_loopback_certificate(tmp_path)
     password_file = tmp_path / "password"
     password_file.write_text(TEST_PASSWORD + "\n")
     server = prometheus_harness.start_prometheus(
         targets=[],
         web_config={
-            "tls_server_config": {"cert_file": str(certificate.cert_file), "key_file": str(certificate.key_file)},
+            "tls_server_config": {
+                "cert_file": str(certificate.cert_file),
+                "key_file": str(certificate.key_file),
+            },
             "basic_auth_users": {"canaryd": TEST_PASSWORD_BCRYPT},
         },
         client_options={
@@ -189,7 +197,7 @@ class _BearerProxy:
 
 
 @pytest.mark.prometheus
-def test_bearer_token_is_read_from_file_at_each_request(
+def test_bearer_token_file_reread_per_request(
     prometheus_harness: harness.Harness, tmp_path: pathlib.Path
 ) -> None:
     server = prometheus_harness.start_prometheus(targets=[])
@@ -216,7 +224,9 @@ def test_prometheus_stopped_mid_analysis_gives_no_data(prometheus_harness: harne
     source = source_for(server.url, timeout_seconds=2, retries=1, scrape_interval_seconds=1)
     canary = protocol.ArmTarget(arm=observations.Arm.CANARY, namespace="shop", workload="web")
     control = protocol.ArmTarget(arm=observations.Arm.CONTROL, namespace="shop", workload="web-primary")
-    settings = judge.JudgeSettings(error_ratio=judge.Tolerance(absolute=0.02), latency=judge.Tolerance(absolute=0.02))
+    settings = judge.JudgeSettings(
+        error_ratio=judge.Tolerance(absolute=0.02), latency=judge.Tolerance(absolute=0.02)
+    )
 
     def analyze() -> verdicts.Judgement:
         end = float(int(time.time()) - 1)

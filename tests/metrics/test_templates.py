@@ -52,7 +52,9 @@ def selectors(query: str) -> list[promql_parser.VectorSelector]:
 
 def namespace_matchers(selector: promql_parser.VectorSelector) -> list[tuple[str, str]]:
     return [
-        (str(matcher.op), matcher.value) for matcher in selector.matchers.matchers if matcher.name == "namespace"
+        (str(matcher.op), matcher.value)
+        for matcher in selector.matchers.matchers
+        if matcher.name == "namespace"
     ]
 
 
@@ -63,15 +65,27 @@ ESCAPE_ATTEMPTS = [
         'sum(increase(x[{{ interval }}])) or sum(increase(x{namespace="kube-system"}[{{ interval }}]))',
         REJECTED,
     ),
-    ("or_clause_without_namespace", "sum(increase(x[{{ interval }}])) or sum(increase(y[{{ interval }}]))", CONFINED),
-    ("unless_clause_other_namespace", 'sum(increase(x[{{ interval }}])) unless on() y{namespace="other"}', REJECTED),
+    (
+        "or_clause_without_namespace",
+        "sum(increase(x[{{ interval }}])) or sum(increase(y[{{ interval }}]))",
+        CONFINED,
+    ),
+    (
+        "unless_clause_other_namespace",
+        'sum(increase(x[{{ interval }}])) unless on() y{namespace="other"}',
+        REJECTED,
+    ),
     ("regex_any_namespace", 'sum(increase(x{namespace=~".+"}[{{ interval }}]))', REJECTED),
     ("regex_own_or_other", 'sum(increase(x{namespace=~"shop|other"}[{{ interval }}]))', REJECTED),
     ("regex_exactly_own", 'sum(increase(x{namespace=~"shop"}[{{ interval }}]))', REJECTED),
     ("negative_equal", 'sum(increase(x{namespace!="shop"}[{{ interval }}]))', REJECTED),
     ("negative_regex", 'sum(increase(x{namespace!~"shop"}[{{ interval }}]))', REJECTED),
     ("empty_namespace", 'sum(increase(x{namespace=""}[{{ interval }}]))', REJECTED),
-    ("own_then_other_namespace", 'sum(increase(x{namespace="shop",namespace="other"}[{{ interval }}]))', REJECTED),
+    (
+        "own_then_other_namespace",
+        'sum(increase(x{namespace="shop",namespace="other"}[{{ interval }}]))',
+        REJECTED,
+    ),
     ("quoted_label_name", 'sum(increase({"namespace"="other", __name__="x"}[{{ interval }}]))', REJECTED),
     ("single_quoted_value", "sum(increase(x{namespace='other'}[{{ interval }}]))", REJECTED),
     ("backtick_value", "sum(increase(x{namespace=`other`}[{{ interval }}]))", REJECTED),
@@ -105,7 +119,11 @@ ESCAPE_ATTEMPTS = [
     ("subquery_without_step", "max_over_time(sum(x)[{{ interval }}:])", REJECTED),
     ("absent_other_namespace", 'sum(increase(x[{{ interval }}])) + absent(y{namespace="other"})', REJECTED),
     ("offset_and_at", "sum(increase(x[{{ interval }}] offset 1h)) + sum(y @ end())", CONFINED),
-    ("vector_matching_on_namespace", "sum(increase(x[{{ interval }}]) * on(namespace) group_left y)", CONFINED),
+    (
+        "vector_matching_on_namespace",
+        "sum(increase(x[{{ interval }}]) * on(namespace) group_left y)",
+        CONFINED,
+    ),
     (
         "quote_in_value_breaks_out",
         'sum(increase(x{job="a\\"} or y{namespace=\\"other"}[{{ interval }}]))',
@@ -175,7 +193,10 @@ def test_template_renders_variables_escaped_for_every_query() -> None:
     assert queries.requests == (
         'sum(increase(http_requests_total{pod=~"web-[a-z0-9]+-[a-z0-9]+",arm="canary",namespace="shop"}[15s]))'
     )
-    assert queries.errors == 'sum(increase(http_requests_total{code=~"5..",namespace="shop"}[15s])) or  vector(0)'
+    assert (
+        queries.errors
+        == 'sum(increase(http_requests_total{code=~"5..",namespace="shop"}[15s])) or  vector(0)'
+    )
     assert queries.latency_buckets == 'sum by (le)(increase(h_bucket{app="web",namespace="shop"}[15s]))'
     assert queries.bucket_unit_seconds == 0.001
 

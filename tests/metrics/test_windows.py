@@ -16,9 +16,13 @@ from canaryd.metrics import outcomes, windows
         pytest.param(60, 30, 2, id="lowered_minimum"),
     ],
 )
-def test_window_long_enough_is_accepted(step_seconds: float, scrape_interval_seconds: float, min_scrapes: int) -> None:
+def test_window_long_enough_is_accepted(
+    step_seconds: float, scrape_interval_seconds: float, min_scrapes: int
+) -> None:
     windows.check_window(
-        step_seconds=step_seconds, scrape_interval_seconds=scrape_interval_seconds, min_scrapes_per_interval=min_scrapes
+        step_seconds=step_seconds,
+        scrape_interval_seconds=scrape_interval_seconds,
+        min_scrapes_per_interval=min_scrapes,
     )
 
 

@@ -5,7 +5,7 @@ histogram in seconds (`http_request_duration_seconds_bucket{le="0.1"}`). Metric 
 are settings, because libraries differ (`status` vs `code`, `..._milliseconds` histograms).
 
 Arms are selected either by pod name (the Deployment's pods are `<workload>-<hash>-<suffix>`, so
-a regex on the `pod` label tells `web` from `web-primary`) or by a label whose value is the
+a regex on the `pod` label separates `web` from `web-primary`) or by a label whose value is the
 workload name (for example `app="web-primary"`).
 """
 
@@ -65,7 +65,10 @@ class HttpPreset:
     def queries(self, *, target: protocol.ArmTarget, step_seconds: float) -> protocol.ArmQueries:
         settings = self.settings
         arm = self._arm_matchers(target)
-        errors = [*arm, promql.LabelMatcher(settings.status_label, settings.error_status_regex, promql.MatchOp.REGEX)]
+        errors = [
+            *arm,
+            promql.LabelMatcher(settings.status_label, settings.error_status_regex, promql.MatchOp.REGEX),
+        ]
 
         latency = None
         if settings.duration_histogram is not None:
@@ -73,7 +76,9 @@ class HttpPreset:
                 metric=f"{settings.duration_histogram}_bucket", matchers=arm, step_seconds=step_seconds
             )
         return protocol.ArmQueries(
-            requests=common.sum_increase(metric=settings.requests_metric, matchers=arm, step_seconds=step_seconds),
+            requests=common.sum_increase(
+                metric=settings.requests_metric, matchers=arm, step_seconds=step_seconds
+            ),
             errors=common.sum_increase_or_zero(
                 metric=settings.requests_metric, matchers=errors, step_seconds=step_seconds
             ),
@@ -85,11 +90,10 @@ class HttpPreset:
         settings = self.settings
         matchers = [promql.LabelMatcher(settings.namespace_label, target.namespace)]
         if settings.arm_selection == "pod":
-            matchers.append(
-                promql.LabelMatcher(settings.pod_label, target.pod_regex, promql.MatchOp.REGEX)
-            )
+            matchers.append(promql.LabelMatcher(settings.pod_label, target.pod_regex, promql.MatchOp.REGEX))
         else:
             matchers.append(promql.LabelMatcher(settings.workload_label, target.workload))
-        matchers.extend(promql.LabelMatcher(name, value) for name, value in sorted(settings.extra_matchers.items()))
+        matchers.extend(
+            promql.LabelMatcher(name, value) for name, value in sorted(settings.extra_matchers.items())
+        )
         return matchers
-

@@ -63,6 +63,8 @@ class IngressNginxPreset:
         requests_metric = "nginx_ingress_controller_requests"
         return protocol.ArmQueries(
             requests=common.sum_increase(metric=requests_metric, matchers=arm, step_seconds=step_seconds),
-            errors=common.sum_increase_or_zero(metric=requests_metric, matchers=errors, step_seconds=step_seconds),
+            errors=common.sum_increase_or_zero(
+                metric=requests_metric, matchers=errors, step_seconds=step_seconds
+            ),
             latency_buckets=latency,
         )

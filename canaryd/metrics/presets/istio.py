@@ -37,15 +37,22 @@ class IstioPreset:
             promql.LabelMatcher("destination_workload_namespace", target.namespace),
             promql.LabelMatcher("destination_workload", target.workload),
         ]
-        errors = [*arm, promql.LabelMatcher("response_code", self.settings.error_status_regex, promql.MatchOp.REGEX)]
+        errors = [
+            *arm,
+            promql.LabelMatcher("response_code", self.settings.error_status_regex, promql.MatchOp.REGEX),
+        ]
         latency = None
         if self.settings.include_latency:
             latency = common.bucket_increase(
                 metric="istio_request_duration_milliseconds_bucket", matchers=arm, step_seconds=step_seconds
             )
         return protocol.ArmQueries(
-            requests=common.sum_increase(metric="istio_requests_total", matchers=arm, step_seconds=step_seconds),
-            errors=common.sum_increase_or_zero(metric="istio_requests_total", matchers=errors, step_seconds=step_seconds),
+            requests=common.sum_increase(
+                metric="istio_requests_total", matchers=arm, step_seconds=step_seconds
+            ),
+            errors=common.sum_increase_or_zero(
+                metric="istio_requests_total", matchers=errors, step_seconds=step_seconds
+            ),
             latency_buckets=latency,
             bucket_unit_seconds=0.001,
         )
