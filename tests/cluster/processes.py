@@ -5,6 +5,7 @@ polled until ready within a deadline, and stopped with SIGTERM then SIGKILL, eac
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import pathlib
 import signal
@@ -18,10 +19,20 @@ from collections.abc import Callable
 
 STOP_GRACE_SECONDS = 10.0
 LOG_TAIL_LINES = 40
+# From <linux/prctl.h>.
+PR_SET_PDEATHSIG = 1
 
 
 class StartupError(RuntimeError):
     """A control-plane process exited or did not become ready in time."""
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this child when the test process dies, even by SIGKILL, so no server outlives
+    the tests."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
 
 
 def free_port() -> int:
@@ -45,7 +56,7 @@ class ManagedProcess:
             # A new session makes the process the leader of its own group, so stop() reaches its children.
             self._process = subprocess.Popen(
                 self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
+                start_new_session=True, preexec_fn=_die_with_parent,
             )
 
     def is_running(self) -> bool:
