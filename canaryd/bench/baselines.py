@@ -1,9 +1,9 @@
 """Re-implementations of other tools' documented analysis methods, and the oracle bound.
 
 Layer 4 (bench tool). Each function reads the same `Traces` as canaryd's judge and returns
-`Decisions`. They follow the methods as their documentation describes them, with the defaults
-the bench compares against; the knobs exist so the bench can calibrate every method to the same
-false-positive rate.
+`Decisions`. They follow the methods as the tools' documentation describes them, with the defaults
+the bench compares against. Each has one knob, so the bench can calibrate every method to the
+same false-positive rate.
 
 - Flagger: a check every minute on the canary alone (success rate at least 99%, p99 at most
   500 ms); no data counts as a failed check; rollback once 5 checks failed in total.

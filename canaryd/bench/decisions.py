@@ -1,4 +1,4 @@
-"""What a judge decided on each simulated rollout, and the rollout policy shared by all judges.
+"""Judges' decisions on simulated rollouts, and the rollout policy shared by all judges.
 
 Layer 4 (bench tool). Each judge turns `Traces` into `Decisions`: the interval after which it
 rolled back, or after which it promoted. Interval indices count 15 s scrapes from the rollout's start.
@@ -17,7 +17,7 @@ NEVER = -1
 
 
 class Outcome(enum.IntEnum):
-    """How a rollout ended."""
+    """The way a rollout ended."""
 
     FAILED = 0  # the judge found the canary worse and rolled back
     INCONCLUSIVE = 1  # the hold ran out without a pass; the default policy rolled back

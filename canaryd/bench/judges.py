@@ -2,8 +2,8 @@
 
 Layer 4 (bench tool). It calls the judge's vectorised verdict rules (`canaryd.judge.rates`), the
 same code `canaryd.judge.judge` runs, after every 15 s scrape of every run at once. A failing
-critical metric rolls back at once; promotion needs a pass on both metrics at the end of the
-schedule, and the judge may hold the last step for up to `simulator.HOLD_SECONDS` to get one.
+critical metric rolls back at once. Promotion needs a pass on both metrics at the end of the
+schedule, so the judge may hold the last step for up to `simulator.HOLD_SECONDS` to get one.
 """
 
 from __future__ import annotations
@@ -62,8 +62,8 @@ def _latency_paths(
     traces: simulator.Traces, *, settings: judge.JudgeSettings, counted: np.ndarray
 ) -> rates.RulePaths:
     # The slow-request bound is the bucket nearest the control's quantile over the whole run.
-    # NOTE: the live judge picks it from the data so far; over a whole run the choice is the same
-    # except in the first minutes, when the control has served few requests.
+    # NOTE: the live judge picks it from the data so far. Both choices agree except in the first
+    # minutes, when the control has served few requests.
     bound_index = np.array(
         [
             judge_counts.nearest_bound_index(buckets, simulator.BUCKET_BOUNDS, settings.latency_quantile) or 0

@@ -113,7 +113,7 @@ def _add_oracle_ratios(results, oracle) -> None:
 
 
 def check_targets(output: dict[str, object], chosen: list[scenarios.Scenario]) -> list[dict[str, object]]:
-    """Check canaryd against the four targets; each entry says what was compared and whether it met."""
+    """Check canaryd against the four targets; each entry names the comparison and whether it met."""
     results, oracle = output["results"], output["oracle"]
     default, calibrated = results["canaryd"]["default"], results["canaryd"]["calibrated"]
     targets = []

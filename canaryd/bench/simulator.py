@@ -5,9 +5,9 @@ PCG64 stream, so each judge replays exactly the same traces. Counts are drawn pe
 scrape interval (binomial errors, multinomial latency buckets), never per request: requests spread
 evenly over an arm's pods, so the arm's counts follow the average of its pods' rates.
 
-The schedule never depends on a judge: every run is simulated for the whole schedule plus the hold,
-and each judge's decision only decides how much of the trace it reads and how many bad requests
-users saw before its rollback took effect.
+The schedule never depends on a judge, so every run is simulated for the whole schedule plus the
+hold. A judge's decision only sets how much of the trace it reads and how many bad requests users
+saw before its rollback took effect.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ MINUTE_NOISE_SIGMA = 0.1
 
 
 class ControlKind(enum.StrEnum):
-    """Which pods serve as the control."""
+    """The pods that serve as the control."""
 
     PRIMARY = "primary"  # 10 long-running, warm primary pods
     BASELINE = "baseline"  # a fresh copy of the primary at the canary's size and share, warming up too
@@ -64,7 +64,7 @@ class ControlKind(enum.StrEnum):
 
 @dataclasses.dataclass(frozen=True)
 class Change:
-    """How the canary differs from the control, and when."""
+    """The canary's difference from the control, and when it applies."""
 
     error_increase: float = 0.0  # added to the error ratio, for example 0.01 for +1 pp
     error_factor: float = 1.0  # multiplies the base error ratio (0.8 for a slightly better canary)
@@ -91,7 +91,7 @@ class Change:
 
 @dataclasses.dataclass(frozen=True)
 class Traces:
-    """What the judges see, and the truth behind it, for `runs` rollouts of `intervals` intervals.
+    """The judges' view of `runs` rollouts of `intervals` intervals, and the truth behind it.
 
     Counts have shape (runs, intervals); bucket counts (runs, intervals, buckets) are cumulative
     like Prometheus' `le` buckets. The true rates are expected values the simulator used: error

@@ -18,8 +18,8 @@ from canaryd import observations
 class RateCounts:
     """Per-interval events and totals of both arms, only for intervals that count.
 
-    `dropped` is how many otherwise counted intervals were left out for non-finite or
-    inconsistent numbers; `bound` is the latency bucket bound in seconds, None for errors.
+    `dropped` counts the otherwise counted intervals left out for non-finite or inconsistent
+    numbers. `bound` is the latency bucket bound in seconds, None for errors.
     """
 
     canary_events: np.ndarray
@@ -95,7 +95,7 @@ def latency_counts(
     if bound_index is None:
         return RateCounts.empty(dropped=int(np.sum(counted & ~usable)))
 
-    # The +Inf bucket holds every request; the events are the requests above the chosen bound.
+    # The +Inf bucket counts every request, so the events are the requests above the chosen bound.
     columns = [
         canary_buckets[:, -1] - canary_buckets[:, bound_index],
         canary_buckets[:, -1],

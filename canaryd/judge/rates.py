@@ -4,8 +4,8 @@ Layer 1 (pure). Order of the checks: no data, then the minimum sample, then the 
 "worse" test (fail), then the guards that keep suspicious data from passing, then the "no worse"
 test (pass). Anything else is inconclusive.
 
-`verdict_paths` applies these rules after every interval of many runs at once, as the bench
-needs; `judge_rate` applies them after the last interval of one comparison and explains why.
+`verdict_paths` applies these rules after every interval of many runs at once, for the bench.
+`judge_rate` applies them after the last interval of one comparison and explains the verdict.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class RulePaths:
 def events_needed_without_events(*, absolute: float, pass_alpha: float) -> float:
     """Count the canary requests without any event that rule out a rate of `absolute` or more.
 
-    (1 - absolute)^n <= pass_alpha. The first n where that holds is fixed in advance, so checking
+    The rule is (1 - absolute)^n <= pass_alpha. The first such n is fixed in advance, so checking
     it at every look keeps the error rate.
     """
     if absolute <= 0:

@@ -6,10 +6,10 @@ Layer 1 (pure numpy). The judge calls it for errors (events = failed requests) a
 Why this test. The judge looks at the data every scrape interval and may stop at any look, so a
 fixed-sample test would see its false-positive rate grow with every look. A mixture sequential
 probability ratio test is an e-process: under the null hypothesis its value is a nonnegative
-supermartingale, so by Ville's inequality the chance that it *ever* exceeds 1/alpha is at most
-alpha, however often and whenever it is checked. It needs no planned sample size and no alpha
-spending schedule, unlike a group-sequential design, which matters because the intervals come
-at the traffic's pace, not on a plan.
+supermartingale. By Ville's inequality the chance that it *ever* exceeds 1/alpha is therefore at
+most alpha, however often and whenever it is checked. Unlike a group-sequential design it needs
+no planned sample size and no alpha spending schedule, and that matters because the intervals
+come at the traffic's pace, not on a plan.
 
 The model. In interval i the canary served n_c requests with rate p_c and the control n_k with rate
 p_k. Given the total number of events E = x_c + x_k, the canary's share is binomial, with
