@@ -7,7 +7,6 @@ import pytest
 
 from canaryd.bench import simulator
 
-
 NO_CHANGE = simulator.Change()
 
 
