@@ -1,0 +1,232 @@
+"""`canaryd demo`: a real canary rollout on this machine through HAProxy, with live progress.
+
+Layer 4 (CLI). Exit codes, also listed in `canaryd demo --help`:
+  0   the rollout promoted v2;
+  10  the rollout rolled back (the expected outcome of --bad errors and --bad latency);
+  11  a step was left undecided and paused (traffic returned to v1);
+  1   the demo could not run (a missing tool, a process that failed to start, an aborted run);
+  130 interrupted by Ctrl-C or SIGTERM; every process was stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import click
+import rich.console
+import rich.live
+import rich.table
+import rich.text
+
+from canaryd.cli import report as report_command
+from canaryd.demo import scenario
+from canaryd.demo import supervisor as supervision
+from canaryd.observability import logging as observability_logging
+from canaryd.standalone import record as rollout_record
+from canaryd.standalone import runner
+
+# The same numbers `canaryd status` uses for a failed and for a paused rollout.
+EXIT_CODES = {
+    rollout_record.Outcome.PROMOTED: 0,
+    rollout_record.Outcome.ROLLED_BACK: 10,
+    rollout_record.Outcome.PAUSED: 11,
+    rollout_record.Outcome.ABORTED: 1,
+}
+INTERRUPTED_EXIT_CODE = 130
+
+VERDICT_STYLES = {"pass": "green", "fail": "bold red", "inconclusive": "yellow", "no_data": "dim"}
+
+
+class ProgressView:
+    """Live progress: a table of steps redrawn in place on a terminal, one line per change elsewhere."""
+
+    def __init__(self, *, console: rich.console.Console, steps: tuple[int, ...]) -> None:
+        self.console = console
+        self.steps = steps
+        self.rows: dict[int, dict[str, str]] = {}
+        self.headline = "starting"
+        self.live: rich.live.Live | None = None
+        self.last_line = ""
+
+    def __enter__(self) -> ProgressView:
+        if self.console.is_terminal:
+            self.live = rich.live.Live(self._render(), console=self.console, refresh_per_second=4)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.live is not None:
+            self.live.update(self._render())
+            self.live.__exit__(None, None, None)
+            self.live = None
+
+    def stage(self, message: str) -> None:
+        self.console.print(f"[dim]•[/dim] {message}")
+
+    def update(self, report: runner.PassReport) -> None:
+        status = report.status
+        step = min(status.step_index, len(self.steps) - 1)
+        weight = "?" if report.actual_weight is None else f"{report.actual_weight}%"
+        self.headline = f"{status.phase.value}: {status.message}"
+        row = self.rows.setdefault(step, {"verdict": "", "reason": ""})
+        if status.step_index < len(self.steps):
+            row.update(
+                weight=weight,
+                canary=str(report.canary_requests),
+                primary=str(report.primary_requests),
+                share=_share(report.canary_requests, report.primary_requests),
+            )
+        if report.analysis is not None and report.analysis.step == step:
+            row.update(
+                verdict=report.analysis.judgement.verdict.value, reason=report.analysis.judgement.reason
+            )
+
+        if self.live is not None:
+            self.live.update(self._render())
+            return
+        line = (
+            f"step {step + 1}/{len(self.steps)} weight {weight} {row.get('verdict') or '-'}: {status.message}"
+        )
+        if line != self.last_line:
+            self.console.print(
+                f"{line} (requests canary {report.canary_requests}, primary {report.primary_requests})",
+                highlight=False,
+            )
+            self.last_line = line
+
+    def _render(self) -> rich.table.Table:
+        table = rich.table.Table(title=self.headline, title_justify="left", expand=False)
+        for column in (
+            "step",
+            "target",
+            "weight",
+            "canary req",
+            "primary req",
+            "canary share",
+            "verdict",
+            "reason",
+        ):
+            table.add_column(column, overflow="fold")
+        for index, target in enumerate(self.steps):
+            row = self.rows.get(index, {})
+            verdict = row.get("verdict", "")
+            table.add_row(
+                str(index + 1),
+                f"{target}%",
+                row.get("weight", ""),
+                row.get("canary", ""),
+                row.get("primary", ""),
+                row.get("share", ""),
+                rich.text.Text(verdict, style=VERDICT_STYLES.get(verdict, "")),
+                row.get("reason", ""),
+            )
+        return table
+
+
+def _share(canary: int, primary: int) -> str:
+    total = canary + primary
+    return f"{100 * canary / total:.1f}%" if total else "–"
+
+
+def print_summary(
+    console: rich.console.Console, result: scenario.DemoResult, *, report_path: pathlib.Path
+) -> None:
+    style = "bold green" if result.outcome is rollout_record.Outcome.PROMOTED else "bold red"
+    console.print()
+    console.print(rich.text.Text(f"outcome: {result.outcome.value}", style=style))
+    console.print(result.reason, highlight=False)
+    for step in result.steps:
+        share = "–" if step.canary_share is None else f"{100 * step.canary_share:.1f}%"
+        console.print(
+            f"  step {step.step} at {step.weight}%: {step.verdict}, HAProxy sent "
+            f"{step.canary_requests} requests to v2 and {step.primary_requests} to v1 (canary share {share})",
+            highlight=False,
+        )
+    console.print(
+        f"report: {report_path}   record: {result.record_path}   time: {result.duration_seconds:.0f} s"
+    )
+
+
+@click.command("demo")
+@click.option(
+    "--bad",
+    type=click.Choice([bad.value for bad in scenario.BadVersion]),
+    default=scenario.BadVersion.NONE.value,
+    show_default=True,
+    help="How v2 misbehaves: none (it should be promoted), errors (20% answered 500) or latency (150 ms "
+    "added to each request).",
+)
+@click.option("--fast", is_flag=True, help="Two short steps; finishes in about two minutes.")
+@click.option(
+    "--verbose", is_flag=True, help="Also print canaryd's log lines (info and above) to standard error."
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=pathlib.Path),
+    default=None,
+    help="Also write a machine-readable summary (outcome, steps, verdicts, HAProxy counts) to this file.",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=pathlib.Path),
+    default=scenario.DEFAULT_REPORT_PATH,
+    show_default=True,
+    help="HTML report to write.",
+)
+@click.option(
+    "--record",
+    "record_path",
+    type=click.Path(dir_okay=False, path_type=pathlib.Path),
+    default=scenario.DEFAULT_RECORD_PATH,
+    show_default=True,
+    help="Rollout record (JSON) to write; `canaryd report` reads it.",
+)
+def demo(
+    bad: str,
+    fast: bool,
+    verbose: bool,
+    json_path: pathlib.Path | None,
+    report_path: pathlib.Path,
+    record_path: pathlib.Path,
+) -> None:
+    """Run a real rollout on this machine through HAProxy.
+
+    Starts on 127.0.0.1 two versions of a small HTTP service, HAProxy in front of them, Prometheus
+    scraping them and a bounded load generator; then rolls v2 out in steps, judging each step on
+    Prometheus metrics, and promotes or rolls back. Every process is stopped at the end, on error
+    and on Ctrl-C. Needs the haproxy and prometheus programs (`apt-get install haproxy prometheus`).
+
+    Exit codes: 0 promoted, 10 rolled back, 11 paused, 1 error, 130 interrupted.
+    """
+    # The live table shows the progress; log lines would tear it apart unless asked for.
+    observability_logging.configure(log_format="console", level="info" if verbose else "error")
+    console = rich.console.Console()
+    plan = scenario.FAST_PLAN if fast else scenario.FULL_PLAN
+    try:
+        with ProgressView(console=console, steps=plan.steps) as view:
+            result = scenario.run_demo(
+                bad=scenario.BadVersion(bad),
+                fast=fast,
+                record_path=record_path,
+                on_pass=view.update,
+                on_stage=view.stage,
+            )
+    except (KeyboardInterrupt, supervision.TerminationRequested) as interruption:
+        console.print(f"demo interrupted ({interruption or 'Ctrl-C'}); every process it started was stopped")
+        raise SystemExit(INTERRUPTED_EXIT_CODE) from None
+    except (supervision.DemoError, runner.RunnerError) as error:
+        raise click.ClickException(str(error)) from error
+
+    report_command.write_report(source=result.record_path, destination=report_path)
+    print_summary(console, result, report_path=report_path)
+    if json_path is not None:
+        summary = {
+            **result.as_json(),
+            "report": str(report_path),
+            "exit_code": int(EXIT_CODES[result.outcome]),
+        }
+        json_path.write_text(json.dumps(summary, indent=2) + "\n")
+    raise SystemExit(int(EXIT_CODES[result.outcome]))

@@ -1,0 +1,44 @@
+"""`canaryd report`: write one HTML page about a rollout, from a record file or a CanaryRollout.
+
+Layer 4 (CLI).
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import click
+
+from canaryd.report import html, sources
+
+
+def write_report(*, source: pathlib.Path, destination: pathlib.Path) -> pathlib.Path:
+    """Render the report of `source` into `destination` and return the path written."""
+    record = sources.load(source)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    destination.write_text(html.render(record))
+    return destination
+
+
+@click.command("report")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path))
+@click.option(
+    "--output",
+    "-o",
+    "destination",
+    type=click.Path(dir_okay=False, path_type=pathlib.Path),
+    default=None,
+    help="HTML file to write. Default: SOURCE with the suffix .html.",
+)
+def report(source: pathlib.Path, destination: pathlib.Path | None) -> None:
+    """Write an HTML report of a rollout with plots.
+
+    SOURCE is a record written by `canaryd run --standalone` or `canaryd demo`, or a CanaryRollout
+    exported with `kubectl get canaryrollout NAME -o yaml`.
+    """
+    destination = destination or source.with_suffix(".html")
+    try:
+        written = write_report(source=source, destination=destination)
+    except sources.SourceError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"report written to {written}")

@@ -1,0 +1,239 @@
+"""The standalone rollout file: one rollout through HAProxy, judged on Prometheus metrics.
+
+Layer 3 (engine). The file is YAML; pydantic validates it, and `load_config` reports every problem
+with its path in the file (`router.backend: ...`). Steps and analysis settings are the rollout
+spec's own models, so `window: 2m` or `steps: [1, 5]` mean the same as the Kubernetes annotations.
+
+    rollout: checkout
+    router:
+      socket: /run/haproxy/admin.sock
+      backend: checkout
+      primary_server: v1
+      canary_server: v2
+    prometheus:
+      url: http://127.0.0.1:9090
+      scrape_interval_seconds: 15
+    metrics:
+      preset: http
+      preset_settings: {arm_selection: label, workload_label: app}
+      namespace: shop
+      control: checkout-v1
+      canary: checkout-v2
+      interval: 1m
+    steps: [5, 25, 50]
+    analysis:
+      window: 5m
+      deadline: 15m
+"""
+
+from __future__ import annotations
+
+import datetime
+import pathlib
+import re
+from typing import Annotated, Any
+
+import pydantic
+import yaml
+
+from canaryd import judge
+from canaryd.metrics import outcomes
+from canaryd.metrics import presets as metric_presets
+from canaryd.metrics import prometheus as prometheus_source
+from canaryd.spec import settings as spec_settings
+
+# HAProxy proxy and server names: letters, digits and "-_.:" (haproxy.cfg section names).
+_HAPROXY_NAME = re.compile(r"[A-Za-z0-9_.:-]+")
+
+_MODEL_CONFIG = pydantic.ConfigDict(frozen=True, extra="forbid")
+
+# Judge settings that the file sets through analysis.tolerances, the same way as the annotations.
+_TOLERANCE_KEYS = ("error_ratio", "latency")
+
+
+class ConfigError(Exception):
+    """The rollout file is missing, is not YAML, or has invalid settings; the message lists each one."""
+
+
+def _parse_haproxy_name(value: object) -> str:
+    if isinstance(value, str) and _HAPROXY_NAME.fullmatch(value):
+        return value
+    raise ValueError('expected an HAProxy backend or server name: letters, digits and "-_.:", e.g. "app"')
+
+
+HAProxyName = Annotated[str, pydantic.BeforeValidator(_parse_haproxy_name)]
+
+
+class HAProxySettings(pydantic.BaseModel):
+    """The HAProxy backend whose two servers' weights split the traffic."""
+
+    model_config = _MODEL_CONFIG
+
+    socket: pathlib.Path = pydantic.Field(
+        description="Path of the HAProxy stats socket (`stats socket PATH level admin` in haproxy.cfg)."
+    )
+    backend: HAProxyName = pydantic.Field(description="Backend holding the primary and the canary server.")
+    primary_server: HAProxyName = pydantic.Field(
+        description="Server in the backend that runs the version in service."
+    )
+    canary_server: HAProxyName = pydantic.Field(
+        description="Server in the backend that runs the new version."
+    )
+    timeout_seconds: float = pydantic.Field(
+        default=2.0, gt=0, description="Timeout of each runtime API command."
+    )
+
+    @pydantic.model_validator(mode="after")
+    def _check_servers_differ(self) -> HAProxySettings:
+        if self.primary_server == self.canary_server:
+            raise ValueError(
+                f"primary_server and canary_server are both {self.primary_server!r}; name two different "
+                "servers of the backend"
+            )
+        return self
+
+
+class MetricsTargets(pydantic.BaseModel):
+    """Which SLI queries to run and which series belong to the control and to the canary."""
+
+    model_config = _MODEL_CONFIG
+
+    preset: str = pydantic.Field(
+        default=spec_settings.DEFAULT_METRIC_PRESET,
+        description=f"Built-in SLI queries: one of {', '.join(metric_presets.KNOWN_PRESETS)}.",
+    )
+    preset_settings: dict[str, Any] = pydantic.Field(
+        default_factory=dict,
+        description="Settings of the preset, for example its metric and label names.",
+    )
+    namespace: str = pydantic.Field(description="Value of the preset's namespace label on both arms' series.")
+    control: str = pydantic.Field(description="Workload name that selects the primary's series.")
+    canary: str = pydantic.Field(description="Workload name that selects the canary's series.")
+    interval: spec_settings.Duration = pydantic.Field(
+        default=datetime.timedelta(seconds=30),
+        description="Length of one analysis interval (the range query step); at least four scrape intervals.",
+    )
+
+    @pydantic.model_validator(mode="after")
+    def _check_preset(self) -> MetricsTargets:
+        # Building the preset checks its name and settings now, not at the first analysis.
+        try:
+            metric_presets.build_preset(self.preset, self.preset_settings)
+        except outcomes.ConfigurationError as error:
+            raise ValueError(error.message) from error
+        if self.control == self.canary:
+            raise ValueError(f"control and canary are both {self.control!r}; their series must differ")
+        return self
+
+
+class StandaloneConfig(pydantic.BaseModel):
+    """One rollout through HAProxy: where to route, where to read metrics, and the steps."""
+
+    model_config = _MODEL_CONFIG
+
+    rollout: spec_settings.ObjectName = pydantic.Field(
+        description="Name of the rollout in logs and the record."
+    )
+    router: HAProxySettings
+    prometheus: prometheus_source.PrometheusSettings = pydantic.Field(
+        default_factory=prometheus_source.PrometheusSettings
+    )
+    metrics: MetricsTargets
+    steps: spec_settings.StepWeights = pydantic.Field(
+        default=(1, 5),
+        description="Canary weights in percent, walked in order; promotion to 100% follows the last step.",
+    )
+    analysis: spec_settings.AnalysisSettings = pydantic.Field(default_factory=spec_settings.AnalysisSettings)
+    judge: dict[str, Any] = pydantic.Field(
+        default_factory=dict,
+        description="Settings of the statistical judge other than its tolerances, for example "
+        "min_canary_requests or warmup_seconds; the tolerances come from analysis.tolerances.",
+    )
+    pass_interval: spec_settings.Duration = pydantic.Field(
+        default=datetime.timedelta(seconds=10),
+        description="Time between two passes of the rollout: read HAProxy, analyse, decide, act.",
+    )
+
+    @pydantic.model_validator(mode="after")
+    def _check_standalone_analysis(self) -> StandaloneConfig:
+        if self.analysis.baseline:
+            raise ValueError("analysis.baseline is not available in standalone mode; remove it")
+        if self.analysis.metrics.template is not None or self.analysis.metrics.cluster_template is not None:
+            raise ValueError(
+                "analysis.metrics templates are Kubernetes objects; in standalone mode set metrics.preset"
+            )
+        return self
+
+    @pydantic.field_validator("judge")
+    @classmethod
+    def _check_judge(cls, settings: dict[str, Any]) -> dict[str, Any]:
+        tolerances = sorted(set(settings) & set(_TOLERANCE_KEYS))
+        if tolerances:
+            raise ValueError(
+                f"{', '.join(tolerances)} cannot be set here; set the tolerances in analysis.tolerances"
+            )
+        judge.JudgeSettings.model_validate(settings)
+        return settings
+
+    def judge_settings(self) -> judge.JudgeSettings:
+        """Return the judge's settings: this file's `judge` section with the tolerances of `analysis`."""
+        tolerances = self.analysis.tolerances
+        configured = judge.JudgeSettings.model_validate(self.judge)
+        return configured.model_copy(
+            update={
+                "error_ratio": judge.Tolerance(
+                    relative=tolerances.error_ratio_relative, absolute=tolerances.error_ratio_absolute
+                ),
+                "latency": judge.Tolerance(
+                    relative=tolerances.latency_relative, absolute=configured.latency.absolute
+                ),
+            }
+        )
+
+    def rollout_spec(self) -> spec_settings.RolloutSpec:
+        """Return the same settings as a Kubernetes rollout spec with the HAProxy router."""
+        return spec_settings.RolloutSpec(
+            enabled=True,
+            steps=self.steps,
+            analysis=self.analysis,
+            router=spec_settings.RouterSettings(kind=spec_settings.RouterKind.HAPROXY),
+        )
+
+
+def load_config(path: pathlib.Path) -> StandaloneConfig:
+    """Read and validate a rollout file; raise `ConfigError` naming every invalid field."""
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ConfigError(f"cannot read rollout file {path}: {error.strerror}") from error
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"rollout file {path} is not valid YAML: {error}") from error
+    if not isinstance(document, dict):
+        raise ConfigError(f"rollout file {path} must be a YAML mapping with router, metrics and steps")
+
+    try:
+        return StandaloneConfig.model_validate(document)
+    except pydantic.ValidationError as error:
+        raise ConfigError(format_errors(path, error)) from error
+
+
+def format_errors(path: pathlib.Path, error: pydantic.ValidationError) -> str:
+    """One line per invalid field: its dotted path, the problem, and the value found."""
+    lines = [f"rollout file {path} has {error.error_count()} invalid setting(s):"]
+    for detail in error.errors(include_url=False):
+        field = ".".join(str(part) for part in detail["loc"]) or "(top level)"
+        message = detail["msg"].removeprefix("Value error, ")
+        if detail["type"] == "missing":
+            lines.append(f"  {field}: missing; this setting is required")
+        elif detail["type"] == "extra_forbidden":
+            lines.append(f"  {field}: unknown setting; check its spelling and indentation")
+        else:
+            lines.append(f"  {field}: {message} (found {_short(detail.get('input'))})")
+    return "\n".join(lines)
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

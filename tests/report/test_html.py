@@ -1,0 +1,65 @@
+"""The HTML report explains a rollback on one page."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import markupsafe
+
+from canaryd.report import html
+from canaryd.standalone import record as rollout_record
+from tests.report import records
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_states_outcome_and_reason():
+    page = html.render(records.rolled_back())
+
+    assert "rolled back: all traffic is on the primary again" in page
+    assert "step 2 failed: the canary&#39;s error ratio is above the control&#39;s" in page
+
+
+def test_report_lists_each_step_verdict():
+    page = html.render(records.rolled_back())
+
+    assert 'Step 1 at 10%: <span class="pass">pass</span>' in page
+    assert 'Step 2 at 50%: <span class="fail">fail</span>' in page
+    assert "fail over 4 intervals, decided by error_ratio" in page
+    assert "400 / 400" in page
+    assert "50.0%" in page
+
+
+def test_report_shows_evidence_and_queries():
+    page = html.render(records.rolled_back())
+
+    assert "250 / 100" in page
+    assert str(markupsafe.escape(records.ERROR_QUERY)) in page
+
+
+def test_report_embeds_valid_pngs():
+    page = html.render(records.rolled_back())
+
+    images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert len(images) == 3  # weight over time, then one per step
+    for image in images:
+        assert base64.b64decode(image).startswith(PNG_SIGNATURE)
+
+
+def test_report_escapes_user_text():
+    record = records.rolled_back().model_copy(update={"reason": "<script>alert(1)</script>"})
+
+    page = html.render(record)
+
+    assert "<script>" not in page
+    assert "&lt;script&gt;" in page
+
+
+def test_unfinished_record_is_reported_as_such():
+    record = rollout_record.RolloutRecord(rollout="demo", started_at=records.STARTED_AT, steps=[10, 50])
+
+    page = html.render(record)
+
+    assert "unfinished: the record ends before an outcome" in page
+    assert page.count(">not reached<") == 2

@@ -1,0 +1,90 @@
+"""The report reads standalone records and exported CanaryRollout objects."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from canaryd.report import sources
+from canaryd.standalone import record as rollout_record
+from tests.report import records
+
+CANARY_ROLLOUT = {
+    "apiVersion": "canaryd.io/v1alpha1",
+    "kind": "CanaryRollout",
+    "metadata": {"name": "web-3", "namespace": "shop"},
+    "spec": {"steps": [1, 5]},
+    "status": {
+        "phase": "Failed",
+        "revision": "7f9c",
+        "startedAt": "2027-01-15T08:00:00Z",
+        "phaseChangedAt": "2027-01-15T08:09:00Z",
+        "message": "step 2 failed on error_ratio",
+        "steps": [
+            {
+                "index": 0,
+                "weight": 1,
+                "startedAt": "2027-01-15T08:01:00Z",
+                "verdict": "pass",
+                "decidedAt": "2027-01-15T08:04:00Z",
+                "judgement": {"verdict": "pass", "reason": "pass over 12 intervals", "intervalsUsed": 12},
+            },
+            {
+                "index": 1,
+                "weight": 5,
+                "startedAt": "2027-01-15T08:04:00Z",
+                "verdict": "fail",
+                "decidedAt": "2027-01-15T08:08:00Z",
+                "judgement": {
+                    "verdict": "fail",
+                    "reason": "fail over 8 intervals, decided by error_ratio",
+                    "metrics": [{"metric": "error_ratio", "verdict": "fail", "canaryValue": 0.04}],
+                },
+            },
+        ],
+    },
+}
+
+
+def test_standalone_record_round_trips(tmp_path):
+    path = tmp_path / "record.json"
+    rollout_record.write_record(records.rolled_back(), path)
+
+    loaded = sources.load(path)
+
+    assert loaded == records.rolled_back()
+
+
+@pytest.mark.parametrize("dump", [yaml.safe_dump, json.dumps], ids=["yaml", "json"])
+def test_canary_rollout_becomes_record(tmp_path, dump):
+    path = tmp_path / "web-3.yaml"
+    path.write_text(dump(CANARY_ROLLOUT))
+
+    loaded = sources.load(path)
+
+    assert loaded.rollout == "web-3"
+    assert loaded.source == "kubernetes"
+    assert loaded.outcome is rollout_record.Outcome.ROLLED_BACK
+    assert loaded.steps == [1, 5]
+    assert [analysis.judgement.verdict.value for analysis in loaded.analyses] == ["pass", "fail"]
+    assert loaded.analyses[1].judgement.metrics[0].canary_value == pytest.approx(0.04)
+    assert loaded.finished_at - loaded.started_at == pytest.approx(540)
+
+
+def test_unstarted_canary_rollout_is_rejected(tmp_path):
+    document = {**CANARY_ROLLOUT, "status": {"phase": "Idle"}}
+    path = tmp_path / "idle.yaml"
+    path.write_text(yaml.safe_dump(document))
+
+    with pytest.raises(sources.SourceError, match="has not started a rollout yet"):
+        sources.load(path)
+
+
+def test_other_object_is_rejected_with_hint(tmp_path):
+    path = tmp_path / "deployment.yaml"
+    path.write_text(yaml.safe_dump({"kind": "Deployment", "metadata": {"name": "web"}}))
+
+    with pytest.raises(sources.SourceError, match="kubectl get canaryrollout NAME -o yaml"):
+        sources.load(path)
