@@ -255,10 +255,12 @@ def test_short_interval_is_a_configuration_error(source: prometheus.PrometheusSo
 def test_judge_reaches_verdict_on_real_traffic(
     source: prometheus.PrometheusSource, canary: protocol.ArmTarget, expected: verdicts.Verdict
 ) -> None:
-    # Tolerances wide enough that a few hundred clean requests settle the pass within seconds.
+    # Tolerances wide enough that a few hundred clean requests settle the pass within seconds, and
+    # no warm-up: the services were serving before the window began.
     settings = judge.JudgeSettings(
         error_ratio=judge.Tolerance(relative=0.5, absolute=0.02),
         latency=judge.Tolerance(relative=0.5, absolute=0.02),
+        warmup_seconds=0,
     )
     deadline = time.monotonic() + 40
     judgement = None

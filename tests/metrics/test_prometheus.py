@@ -225,7 +225,7 @@ def test_prometheus_stopped_mid_analysis_gives_no_data(prometheus_harness: harne
     canary = protocol.ArmTarget(arm=observations.Arm.CANARY, namespace="shop", workload="web")
     control = protocol.ArmTarget(arm=observations.Arm.CONTROL, namespace="shop", workload="web-primary")
     settings = judge.JudgeSettings(
-        error_ratio=judge.Tolerance(absolute=0.02), latency=judge.Tolerance(absolute=0.02)
+        error_ratio=judge.Tolerance(absolute=0.02), latency=judge.Tolerance(absolute=0.02), warmup_seconds=0
     )
 
     def analyze() -> verdicts.Judgement:
