@@ -51,6 +51,8 @@ def collect_comparison(
         canary=canary_series,
         control=control_series,
         canary_share=share,
+        # LIMITATION: marks every interval where the canary had data as ready, not where its pods were
+        # Ready (goes away when the engine overlays readiness from its Deployment cache).
         canary_ready=np.ones(len(interval_ends), dtype=bool),
     )
 

@@ -46,6 +46,8 @@ class PrometheusSettings(pydantic.BaseModel):
     basic_auth_username: str | None = None
     basic_auth_password_file: pathlib.Path | None = None
     ca_file: pathlib.Path | None = None  # PEM bundle that signs Prometheus' certificate
+    # LIMITATION: set by hand, not read from Prometheus' per-job configuration (goes away when the
+    # source reads /api/v1/status/config or the targets' scrape intervals).
     scrape_interval_seconds: float = pydantic.Field(default=30.0, gt=0)  # of the scraped targets
     min_scrapes_per_interval: int = pydantic.Field(default=windows.DEFAULT_MIN_SCRAPES_PER_INTERVAL, ge=2)
 

@@ -122,10 +122,14 @@ def test_server_errors_are_retried_then_unreachable() -> None:
 
 
 @pytest.mark.prometheus
-def test_health_check_passes_on_running_server(prometheus_harness: harness.Harness) -> None:
+def test_health_and_instant_query_on_server(prometheus_harness: harness.Harness) -> None:
     server = prometheus_harness.start_prometheus(targets=[])
+    source = source_for(server.url)
 
-    source_for(server.url).check_health()
+    source.check_health()
+    [series] = source.instant_query(query='label_replace(vector(3), "arm", "canary", "", "")')
+    assert dict(series.labels) == {"arm": "canary"}
+    assert series.values.tolist() == [3.0]
 
 
 @pytest.mark.prometheus

@@ -17,6 +17,9 @@ def sum_increase_or_zero(*, metric: str, matchers: list[promql.LabelMatcher], st
     Error series (for example code="500") exist only after the first error; without the `or`,
     an arm that never failed would look like an arm with no data.
     """
+    # LIMITATION: the first error of a status code that never failed before is not counted, because
+    # increase() needs two samples of the new series (goes away when the application creates its
+    # error series at zero on start-up, for example with one .labels(code="500") call each).
     return f"{sum_increase(metric=metric, matchers=matchers, step_seconds=step_seconds)} or vector(0)"
 
 
