@@ -8,7 +8,11 @@ counted in three metric shapes at once, so one process can stand behind any buil
 - Istio: `istio_requests_total{reporter, destination_workload, destination_workload_namespace,
   response_code}` and `istio_request_duration_milliseconds`;
 - ingress-nginx: `nginx_ingress_controller_requests{namespace, ingress, service, status}` and
-  `nginx_ingress_controller_request_duration_seconds`.
+  `nginx_ingress_controller_request_duration_seconds`;
+- Envoy: `envoy_cluster_upstream_rq_total{envoy_cluster_name}`,
+  `envoy_cluster_upstream_rq_xx{envoy_cluster_name, envoy_response_code_class}` and
+  `envoy_cluster_upstream_rq_time` (milliseconds), with the cluster named
+  `<namespace>/<service>/80/<hash>`.
 
 Errors and slow requests are spread evenly and deterministically: request n (from 1) fails when
 floor(n * error_ratio) > floor((n - 1) * error_ratio), so any run of requests has the configured
@@ -27,7 +31,7 @@ import time
 import prometheus_client
 
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
-ISTIO_BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500)
+MILLISECOND_BUCKETS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500)
 
 
 class Service:
@@ -56,7 +60,7 @@ class Service:
             "istio_request_duration_milliseconds",
             "Request latency in milliseconds.",
             istio_labels[:3],
-            buckets=ISTIO_BUCKETS_MS,
+            buckets=MILLISECOND_BUCKETS,
             registry=registry,
         )
         nginx_labels = ["namespace", "ingress", "service", "status"]
@@ -73,6 +77,25 @@ class Service:
             "Request latency at the ingress.",
             nginx_labels[:3],
             buckets=HTTP_BUCKETS,
+            registry=registry,
+        )
+
+        envoy_labels = ["envoy_cluster_name"]
+        self.envoy_requests = prometheus_client.Counter(
+            "envoy_cluster_upstream_rq", "Upstream requests of the cluster.", envoy_labels, registry=registry
+        )
+        # Envoy names this counter without `_total`; see the ingress-nginx counter above.
+        self.envoy_requests_by_class = prometheus_client.Gauge(
+            "envoy_cluster_upstream_rq_xx",
+            "Upstream requests by status class.",
+            [*envoy_labels, "envoy_response_code_class"],
+            registry=registry,
+        )
+        self.envoy_duration = prometheus_client.Histogram(
+            "envoy_cluster_upstream_rq_time",
+            "Upstream request time in milliseconds.",
+            envoy_labels,
+            buckets=MILLISECOND_BUCKETS,
             registry=registry,
         )
 
@@ -98,6 +121,11 @@ class Service:
         route = (options.namespace, options.ingress, options.service or options.workload)
         self.nginx_requests.labels(*route, str(code)).inc()
         self.nginx_duration.labels(*route).observe(latency)
+
+        cluster = f"{options.namespace}/{options.service or options.workload}/80/da39a3ee5e"
+        self.envoy_requests.labels(cluster).inc()
+        self.envoy_requests_by_class.labels(cluster, str(code // 100)).inc()
+        self.envoy_duration.labels(cluster).observe(latency * 1000)
 
 
 def _is_marked(number: int, ratio: float) -> bool:

@@ -117,7 +117,7 @@ def test_http_preset_returns_counts_and_buckets(source: prometheus.PrometheusSou
     )
 
 
-@pytest.mark.parametrize("preset_name", ["istio", "ingress-nginx"])
+@pytest.mark.parametrize("preset_name", ["istio", "ingress-nginx", "envoy"])
 def test_preset_matches_http_preset(source: prometheus.PrometheusSource, preset_name: str) -> None:
     # The services count each request in all three shapes, so every preset must see the same numbers.
     window = recent_window()

@@ -9,6 +9,7 @@ import pytest
 
 from canaryd import observations
 from canaryd.metrics import outcomes, presets, protocol
+from canaryd.spec import settings as spec_settings
 
 CANARY = protocol.ArmTarget(arm=observations.Arm.CANARY, namespace="shop", workload="web")
 
@@ -102,6 +103,24 @@ def test_preset_writes_queries(name: str, settings: dict, expected: protocol.Arm
             promql_parser.parse(query)
 
 
+def test_envoy_preset_matches_cluster_name_pattern() -> None:
+    target = protocol.ArmTarget(
+        arm=observations.Arm.CANARY, namespace="shop", workload="web", service="web.v2"
+    )
+    settings = {"cluster_name_pattern": r"outbound\|80\|\|{service}\.{namespace}\.svc\.cluster\.local"}
+
+    queries = presets.build_preset("envoy", settings).queries(target=target, step_seconds=30)
+
+    selector = promql_parser.parse(queries.requests).expr.args[0].vector_selector
+    [matcher] = selector.matchers.matchers
+    assert selector.name == "envoy_cluster_upstream_rq_total"
+    assert matcher.name == "envoy_cluster_name"
+    assert re.fullmatch(matcher.value, "outbound|80||web.v2.shop.svc.cluster.local")
+    assert not re.fullmatch(matcher.value, "outbound|80||webxv2.shop.svc.cluster.local")
+    assert 'envoy_response_code_class="5"' in queries.errors
+    assert queries.bucket_unit_seconds == 0.001
+
+
 def test_pod_regex_excludes_primary_pods() -> None:
     pattern = CANARY.pod_regex
 
@@ -121,7 +140,7 @@ def test_ingress_preset_selects_by_service() -> None:
 
 
 def test_unknown_preset_lists_known_ones() -> None:
-    with pytest.raises(outcomes.ConfigurationError, match="known presets: http, istio, ingress-nginx"):
+    with pytest.raises(outcomes.ConfigurationError, match="known presets: http, istio, envoy, ingress-nginx"):
         presets.build_preset("linkerd")
 
 
@@ -132,8 +151,18 @@ def test_unknown_preset_lists_known_ones() -> None:
         pytest.param("http", {"requests_metric": "x{}"}, "requests_metric", id="metric_with_braces"),
         pytest.param("http", {"arm_selection": "deployment"}, "arm_selection", id="unknown_selection"),
         pytest.param("istio", {"mesh": "ambient"}, "mesh", id="unknown_key"),
+        pytest.param(
+            "envoy", {"cluster_name_pattern": "{name}/.*"}, "cluster_name_pattern", id="unknown_placeholder"
+        ),
     ],
 )
 def test_preset_settings_are_validated(name: str, settings: dict, field: str) -> None:
     with pytest.raises(outcomes.ConfigurationError, match=field):
         presets.build_preset(name, settings)
+
+
+def test_every_preset_the_spec_accepts_exists() -> None:
+    # The spec layer may not import the metrics package, so it keeps its own list of names.
+    missing = set(spec_settings.METRIC_PRESETS) - set(presets.KNOWN_PRESETS)
+
+    assert not missing

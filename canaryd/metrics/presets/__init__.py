@@ -11,12 +11,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from canaryd.metrics import outcomes, protocol
-from canaryd.metrics.presets import http, ingress_nginx, istio
+from canaryd.metrics.presets import envoy, http, ingress_nginx, istio
 
 # name -> (preset class, settings model)
 _PRESETS: dict[str, tuple[type, type]] = {
     http.NAME: (http.HttpPreset, http.HttpPresetSettings),
     istio.NAME: (istio.IstioPreset, istio.IstioPresetSettings),
+    envoy.NAME: (envoy.EnvoyPreset, envoy.EnvoyPresetSettings),
     ingress_nginx.NAME: (ingress_nginx.IngressNginxPreset, ingress_nginx.IngressNginxPresetSettings),
 }
 
