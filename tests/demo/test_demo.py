@@ -1,0 +1,192 @@
+"""`canaryd demo --fast` end to end: real HAProxy, Prometheus, services and load on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+from canaryd.demo import supervisor as supervision
+
+pytestmark = [
+    pytest.mark.demo,
+    pytest.mark.skipif(
+        shutil.which("haproxy") is None or shutil.which("prometheus") is None,
+        reason="needs the haproxy and prometheus programs (apt-get install haproxy prometheus)",
+    ),
+]
+
+DEMO_TIME_LIMIT = 150  # seconds: --fast promises about two minutes
+
+
+def processes_using(directory: pathlib.Path) -> list[int]:
+    """PIDs of processes whose working directory or command line is inside `directory`."""
+    found = []
+    for entry in pathlib.Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cwd = os.readlink(entry / "cwd")
+            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z" and (cwd.startswith(str(directory)) or str(directory) in cmdline):
+            found.append(int(entry.name))
+    return found
+
+
+def run_demo(
+    bad: str, outputs: pathlib.Path, temporary: pathlib.Path
+) -> tuple[subprocess.CompletedProcess, float]:
+    command = [
+        sys.executable, "-m", "canaryd", "demo", "--fast", f"--bad={bad}",
+        f"--json={outputs / 'summary.json'}", f"--report={outputs / 'report.html'}",
+        f"--record={outputs / 'record.json'}",
+    ]  # fmt: skip
+    started = time.monotonic()
+    completed = subprocess.run(
+        command,
+        env={**os.environ, "TMPDIR": str(temporary)},
+        capture_output=True,
+        text=True,
+        timeout=DEMO_TIME_LIMIT + 60,
+    )
+    return completed, time.monotonic() - started
+
+
+@pytest.fixture(scope="module", params=["none", "errors", "latency"])
+def demo_run(request, tmp_path_factory):
+    outputs = tmp_path_factory.mktemp(f"demo-{request.param}")
+    # The demo's work directory goes under TMPDIR; a short one keeps the HAProxy socket path valid.
+    temporary = pathlib.Path(tempfile.mkdtemp(prefix="cdt-"))
+    completed, elapsed = run_demo(request.param, outputs, temporary)
+    summary_path = outputs / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
+    yield {
+        "bad": request.param,
+        "completed": completed,
+        "elapsed": elapsed,
+        "summary": summary,
+        "outputs": outputs,
+        "temporary": temporary,
+    }
+    shutil.rmtree(temporary, ignore_errors=True)
+
+
+EXPECTED = {"none": ("promoted", 0), "errors": ("rolled_back", 10), "latency": ("rolled_back", 10)}
+
+
+def test_outcome_matches_version(demo_run):
+    outcome, exit_code = EXPECTED[demo_run["bad"]]
+    completed = demo_run["completed"]
+
+    assert completed.returncode == exit_code, completed.stdout[-3000:] + completed.stderr[-3000:]
+    assert demo_run["summary"]["outcome"] == outcome
+    assert demo_run["summary"]["exit_code"] == exit_code
+
+
+def test_verdicts_match_version(demo_run):
+    verdicts = [step["verdict"] for step in demo_run["summary"]["steps"]]
+
+    if demo_run["bad"] == "none":
+        assert verdicts == ["pass", "pass"]
+    else:
+        assert verdicts[-1] == "fail"
+        assert all(verdict == "pass" for verdict in verdicts[:-1])
+
+
+def test_failing_metric_matches_fault(demo_run):
+    failing = {
+        metric["metric"]
+        for step in demo_run["summary"]["steps"]
+        for metric in step["metrics"]
+        if metric["verdict"] == "fail"
+    }
+
+    expected = {"none": set(), "errors": {"error_ratio"}, "latency": {"latency"}}[demo_run["bad"]]
+    assert failing == expected
+
+
+def test_haproxy_share_follows_weights(demo_run):
+    for step in demo_run["summary"]["steps"]:
+        assert step["canary_requests"] + step["primary_requests"] >= 200
+        assert step["canary_share"] == pytest.approx(step["weight"] / 100, abs=0.03)
+
+
+def test_fast_demo_finishes_in_time(demo_run):
+    assert demo_run["elapsed"] < DEMO_TIME_LIMIT
+    assert demo_run["summary"]["duration_seconds"] < DEMO_TIME_LIMIT
+
+
+def test_report_and_record_are_written(demo_run):
+    page = (demo_run["outputs"] / "report.html").read_text()
+
+    assert "data:image/png;base64," in page
+    assert demo_run["summary"]["outcome"].replace("_", " ") in page
+    assert (
+        json.loads((demo_run["outputs"] / "record.json").read_text())["outcome"]
+        == demo_run["summary"]["outcome"]
+    )
+
+
+def test_no_process_is_left_running(demo_run):
+    started = demo_run["summary"]["processes"]
+
+    assert {process["name"] for process in started} == {
+        "service-v1",
+        "service-v2",
+        "haproxy",
+        "prometheus",
+        "load",
+    }
+    for process in started:
+        assert not supervision.is_process_group_alive(process["pid"]), process
+    assert processes_using(demo_run["temporary"]) == []
+
+
+def test_interrupted_demo_stops_every_process(tmp_path):
+    temporary = pathlib.Path(tempfile.mkdtemp(prefix="cdt-"))
+    record = tmp_path / "record.json"
+    demo = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "canaryd",
+            "demo",
+            "--fast",
+            f"--record={record}",
+            f"--report={tmp_path / 'r.html'}",
+        ],
+        env={**os.environ, "TMPDIR": str(temporary)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        # The record appears once the rollout runs, which is after every process started.
+        deadline = time.monotonic() + 60
+        while not record.exists() and time.monotonic() < deadline and demo.poll() is None:
+            time.sleep(0.5)
+        assert record.exists()
+        assert len(processes_using(temporary)) >= 5
+
+        demo.send_signal(signal.SIGINT)
+        output, _ = demo.communicate(timeout=60)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+        shutil.rmtree(temporary, ignore_errors=True)
+
+    assert demo.returncode == 130, output[-3000:]
+    assert "every process it started was stopped" in output
+    assert processes_using(temporary) == []
+    assert json.loads(record.read_text())["outcome"] == "aborted"
