@@ -7,9 +7,9 @@ A selector that already matches on that label with anything but the same namespa
 Prometheus 3's `or` inside braces, is rejected instead of rewritten, so the template's author gets an error.
 
 promql-parser 0.12 prints label values and string literals without escaping them. So before
-printing, every value is swapped for a placeholder made of plain letters; after printing, each
-placeholder is replaced by the value as an escaped string literal. The result is parsed again and
-must have the same syntax tree as the confined one, or the query is rejected.
+printing, every value is swapped for a placeholder of plain letters and digits. After
+printing, each placeholder is replaced by the value as an escaped string literal. The result is
+parsed again and must have the same syntax tree as the confined one, or the query is rejected.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ differently:
 - `SourceUnreachable`: Prometheus is down, timed out or refused the credentials; nothing about the
   canary is known, so nothing is promoted.
 - `ConfigurationError` (several series, query rejected, template rejected, window too short):
-  waiting will not fix it; the rollout shows the message so a person fixes the spec or template.
+  waiting will not fix it. The rollout shows the message, so that a person fixes the spec or template.
 """
 
 from __future__ import annotations

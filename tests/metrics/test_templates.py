@@ -257,7 +257,7 @@ def test_cluster_template_without_namespace_label_runs_as_written() -> None:
     assert queries.requests == 'sum(increase(x{job="edge"}[30s]))'
 
 
-def test_cluster_template_with_namespace_label_is_confined_to_the_rollout() -> None:
+def test_cluster_template_confined_to_rollout_namespace() -> None:
     item = template_object("sum(increase(x[{{ interval }}]))", namespaceLabel="exported_namespace")
     item["kind"] = "ClusterMetricTemplate"
     del item["metadata"]["namespace"]
