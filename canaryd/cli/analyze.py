@@ -1,0 +1,444 @@
+"""`canaryd analyze`: judge a past time window from Prometheus, without touching the cluster.
+
+Layer 4 (CLI). A release engineer points it at yesterday's traffic of a Deployment and its primary,
+with the `canaryd.io/*` annotations they mean to ship. The output is the verdict the controller would
+have reached, the numbers behind it, and the time at which it would have been reached. It runs the
+controller's own code path: the spec reader, a metrics preset, `canaryd.metrics.analysis` and the judge.
+"""
+
+from __future__ import annotations
+
+import datetime
+import pathlib
+import re
+from typing import Any
+
+import click
+import numpy as np
+import yaml
+
+from canaryd import judge, observations, spec, verdicts
+from canaryd.cli import output
+from canaryd.metrics import analysis as metrics_analysis
+from canaryd.metrics import collect, outcomes, presets, prometheus, protocol, windows
+from canaryd.observability import logging as observability_logging
+from canaryd.spec import values as spec_values
+
+PROMETHEUS_URL_VARIABLE = "CANARYD_PROMETHEUS_URL"
+
+_RELATIVE_TIME = re.compile(r"^now(?:-(?P<ago>.+))?$")
+_AGO_PART = re.compile(r"(\d+)([wdhms])")
+_UNIT_SECONDS = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
+
+# Exit code per overall verdict, as docs/cli.md lists them.
+_VERDICT_EXIT_CODES = {
+    verdicts.Verdict.PASS: output.ExitCode.OK,
+    verdicts.Verdict.FAIL: output.ExitCode.FAILED,
+    verdicts.Verdict.INCONCLUSIVE: output.ExitCode.NEEDS_ATTENTION,
+    verdicts.Verdict.NO_DATA: output.ExitCode.NO_DATA,
+}
+
+
+@click.command("analyze")
+@click.argument("deployment")
+@click.option("-n", "--namespace", default="default", show_default=True, help="Namespace of the Deployment.")
+@click.option(
+    "--from",
+    "start",
+    required=True,
+    metavar="TIME",
+    help='Start of the window: ISO 8601 ("2026-12-03T14:00:00Z"), Unix seconds, or "now-2h".',
+)
+@click.option(
+    "--to", "end", default="now", show_default=True, metavar="TIME", help="End of the window, as --from."
+)
+@click.option(
+    "-f",
+    "--annotations-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path),
+    help="A Deployment manifest, or a YAML mapping of annotations, whose canaryd.io/* settings to try. "
+    "Default: canaryd's defaults.",
+)
+@click.option(
+    "--canary", "canary_workload", metavar="WORKLOAD", help="Workload of the canary arm. Default: DEPLOYMENT."
+)
+@click.option(
+    "--control",
+    "control_workload",
+    metavar="WORKLOAD",
+    help="Workload of the control arm. Default: DEPLOYMENT-primary.",
+)
+@click.option("--preset", help="Metrics preset, overriding canaryd.io/metric-preset.")
+@click.option(
+    "--preset-setting",
+    "preset_settings",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A setting of the preset, such as status_label=status; repeat for several.",
+)
+@click.option(
+    "--prometheus-url",
+    envvar=PROMETHEUS_URL_VARIABLE,
+    default="http://127.0.0.1:9090",
+    show_default=True,
+    help=f"Prometheus to query; also read from {PROMETHEUS_URL_VARIABLE}.",
+)
+@click.option(
+    "--interval",
+    default="2m",
+    show_default=True,
+    help="Length of one analysis interval, the range of each increase() query.",
+)
+@click.option(
+    "--scrape-interval",
+    default="30s",
+    show_default=True,
+    help="Prometheus' scrape interval for these targets; an interval must span at least 4 scrapes.",
+)
+@click.option(
+    "--warmup",
+    default=None,
+    help="Time after the canary first served whose intervals are not counted, as the controller does after "
+    "a canary starts. Default: the judge's (2m); 0s for a canary that was already warm at --from.",
+)
+@output.output_option
+def analyze(
+    *,
+    deployment: str,
+    namespace: str,
+    start: str,
+    end: str,
+    annotations_file: pathlib.Path | None,
+    canary_workload: str | None,
+    control_workload: str | None,
+    preset: str | None,
+    preset_settings: tuple[str, ...],
+    prometheus_url: str,
+    interval: str,
+    scrape_interval: str,
+    warmup: str | None,
+    output_format: str,
+) -> None:
+    """Judge a past time window from Prometheus, offline.
+
+    Compares DEPLOYMENT (the canary) with DEPLOYMENT-primary (the control) over the window, with the
+    same statistics the controller uses, and prints each SLI's verdict with its numbers and the time at
+    which the verdict would first have been reached. Exits 0 on pass, 10 on fail, 11 when inconclusive
+    and 12 with no data.
+
+    \b
+    Example:
+      canaryd analyze web -n shop --from now-1d --to now-23h -f deploy/web.yaml
+    """
+    # Log lines go to standard error, so that standard output holds only the result (JSON for scripts).
+    observability_logging.configure(log_format=observability_logging.LogFormat.CONSOLE, level="warning")
+    now = datetime.datetime.now(datetime.UTC)
+    window_start = parse_time(start, now=now, option="--from")
+    window_end = parse_time(end, now=now, option="--to")
+    step_seconds = _parse_seconds(interval, option="--interval")
+
+    rollout_spec = _read_spec(annotations_file, deployment=deployment, namespace=namespace)
+    metrics_preset = _build_preset(rollout_spec, preset=preset, settings=preset_settings)
+    canary = protocol.ArmTarget(
+        arm=observations.Arm.CANARY, namespace=namespace, workload=canary_workload or deployment
+    )
+    control = protocol.ArmTarget(
+        arm=observations.Arm.CONTROL,
+        namespace=namespace,
+        workload=control_workload or f"{deployment}-primary",
+    )
+
+    source = _connect(
+        prometheus_url, scrape_interval=_parse_seconds(scrape_interval, option="--scrape-interval")
+    )
+    settings = judge_settings(rollout_spec)
+    if warmup is not None:
+        settings = settings.model_copy(
+            update={"warmup_seconds": _parse_seconds(warmup, option="--warmup", zero=True)}
+        )
+    try:
+        window = _window(source, start=window_start, end=window_end, step_seconds=step_seconds)
+        judgement = _judge(
+            source, preset=metrics_preset, canary=canary, control=control, window=window, settings=settings
+        )
+        decided_at = None
+        if judgement.verdict in (verdicts.Verdict.PASS, verdicts.Verdict.FAIL):
+            comparison = collect.collect_comparison(
+                source=source, preset=metrics_preset, canary=canary, control=control, window=window
+            )
+            decided_at = first_decision(comparison, settings=settings, verdict=judgement.verdict)
+    finally:
+        source.close()
+
+    view = analysis_view(
+        namespace=namespace,
+        canary=canary,
+        control=control,
+        preset=metrics_preset.name,
+        window=window,
+        judgement=judgement,
+        decided_at=decided_at,
+    )
+    if output_format == output.OutputFormat.JSON:
+        output.print_json(view)
+    else:
+        render(view)
+    raise SystemExit(int(_VERDICT_EXIT_CODES[judgement.verdict]))
+
+
+def parse_time(text: str, *, now: datetime.datetime, option: str) -> datetime.datetime:
+    """Parse ISO 8601 (UTC when no offset is given), Unix seconds, `now` or `now-<duration>`."""
+    text = text.strip()
+    relative = _RELATIVE_TIME.match(text)
+    if relative:
+        ago = relative.group("ago")
+        return now - (_parse_ago(ago, option=option) if ago else datetime.timedelta(0))
+    try:
+        return datetime.datetime.fromtimestamp(float(text), tz=datetime.UTC)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is not a time; use ISO 8601 (2026-12-03T14:00:00Z), Unix seconds, now or now-2h",
+            param_hint=option,
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
+
+
+def judge_settings(rollout_spec: spec.RolloutSpec) -> judge.JudgeSettings:
+    """Return the judge's defaults with the spec's tolerances, as the engines build them."""
+    # NOTE: StandaloneConfig.judge_settings maps tolerances the same way, and a test compares the two.
+    # A shared function in a lower layer would remove this copy.
+    tolerances = rollout_spec.analysis.tolerances
+    defaults = judge.JudgeSettings()
+    return defaults.model_copy(
+        update={
+            "error_ratio": judge.Tolerance(
+                relative=tolerances.error_ratio_relative, absolute=tolerances.error_ratio_absolute
+            ),
+            "latency": judge.Tolerance(
+                relative=tolerances.latency_relative, absolute=defaults.latency.absolute
+            ),
+        }
+    )
+
+
+def first_decision(
+    comparison: observations.Comparison, *, settings: judge.JudgeSettings, verdict: verdicts.Verdict
+) -> float | None:
+    """Return the end of the first interval after which the judge reached `verdict`, or None.
+
+    The judge's tests stay valid when checked after every interval, which is what the controller does,
+    so judging each prefix of the window shows when the controller would have decided.
+    """
+    if verdict not in (verdicts.Verdict.PASS, verdicts.Verdict.FAIL):
+        return None
+    for count in range(1, comparison.interval_count + 1):
+        if judge.judge(_prefix(comparison, count), settings=settings).verdict is verdict:
+            return float(comparison.canary.interval_ends[count - 1])
+    return None
+
+
+def analysis_view(
+    *,
+    namespace: str,
+    canary: protocol.ArmTarget,
+    control: protocol.ArmTarget,
+    preset: str,
+    window: windows.Window,
+    judgement: verdicts.Judgement,
+    decided_at: float | None,
+) -> dict[str, Any]:
+    """Build the JSON-ready result that both the table and `--output json` print."""
+    return {
+        "schema": output.ANALYSIS_SCHEMA,
+        "namespace": namespace,
+        "canary": canary.workload,
+        "control": control.workload,
+        "preset": preset,
+        "window": {
+            "start": _iso(window.start),
+            "end": _iso(window.end),
+            "interval_seconds": window.step_seconds,
+        },
+        "verdict": judgement.verdict.value,
+        "reason": judgement.reason,
+        "intervals_used": judgement.intervals_used,
+        "decided_at": _iso(decided_at) if decided_at is not None else None,
+        "metrics": [output.metric_view(result) for result in judgement.metrics],
+    }
+
+
+def render(view: dict[str, Any]) -> None:
+    console = output.console()
+    window = view["window"]
+    console.print(
+        f"Analysis of [bold]{view['namespace']}/{view['canary']}[/] (canary) against "
+        f"[bold]{view['control']}[/] (control), preset {view['preset']}"
+    )
+    console.print(
+        f"Window   {output.format_time(window['start'])} to {output.format_time(window['end'])}, "
+        f"intervals of {window['interval_seconds']:g}s, {view['intervals_used']} counted"
+    )
+    verdict_line = output.styled(view["verdict"], output.VERDICT_STYLES)
+    verdict_line.append(f"  {view['reason']}", style="")
+    console.print("Verdict  ", verdict_line, sep="")
+    if view["decided_at"]:
+        console.print(
+            f"Decided  at {output.format_time(view['decided_at'])}, the end of the first interval "
+            "after which the controller would have acted"
+        )
+    console.print()
+    console.print(output.metrics_table(title="SLIs", metrics=view["metrics"]))
+
+
+def _prefix(comparison: observations.Comparison, count: int) -> observations.Comparison:
+    def arm(series: observations.ArmSeries) -> observations.ArmSeries:
+        return observations.ArmSeries(
+            interval_ends=series.interval_ends[:count],
+            requests=series.requests[:count],
+            errors=series.errors[:count],
+            bucket_bounds=series.bucket_bounds,
+            bucket_counts=None if series.bucket_counts is None else series.bucket_counts[:count],
+        )
+
+    return observations.Comparison(
+        canary=arm(comparison.canary),
+        control=arm(comparison.control),
+        canary_share=np.asarray(comparison.canary_share)[:count],
+        canary_ready=np.asarray(comparison.canary_ready)[:count],
+    )
+
+
+def _read_spec(path: pathlib.Path | None, *, deployment: str, namespace: str) -> spec.RolloutSpec:
+    source = f"Deployment {namespace}/{deployment}"
+    if path is None:
+        return spec.RolloutSpec()
+    try:
+        document = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise output.CliError(
+            f"{path} is not valid YAML: {error}", exit_code=output.ExitCode.INVALID_CONFIG
+        ) from None
+
+    # A Deployment manifest carries the annotations under metadata; a plain mapping is the annotations.
+    annotations = document
+    if isinstance(document, dict) and isinstance(document.get("metadata"), dict):
+        annotations = document["metadata"].get("annotations") or {}
+        source = f"{path} (Deployment {document['metadata'].get('name', deployment)})"
+    if not isinstance(annotations, dict):
+        raise output.CliError(
+            f"{path}: expected a Deployment manifest or a mapping of annotations, "
+            f"got {type(annotations).__name__}",
+            exit_code=output.ExitCode.INVALID_CONFIG,
+        )
+    try:
+        return spec.parse_annotations(
+            {str(key): str(value) for key, value in annotations.items()}, source=source
+        )
+    except spec.SpecError as error:
+        raise output.CliError(error.summary(), exit_code=output.ExitCode.INVALID_CONFIG) from None
+
+
+def _build_preset(
+    rollout_spec: spec.RolloutSpec, *, preset: str | None, settings: tuple[str, ...]
+) -> protocol.Preset:
+    name = preset or rollout_spec.analysis.metrics.preset_name
+    if name is None:
+        # LIMITATION: metric templates are objects in the cluster, which analyze does not read
+        # (goes away when analyze accepts a template file).
+        raise output.CliError(
+            "the annotations name a metric template, which lives in the cluster and analyze does not read; "
+            f"pass --preset with one of {', '.join(presets.KNOWN_PRESETS)} instead",
+            exit_code=output.ExitCode.INVALID_CONFIG,
+        )
+    try:
+        return presets.build_preset(name, _parse_settings(settings))
+    except outcomes.ConfigurationError as error:
+        raise output.CliError(str(error), exit_code=output.ExitCode.INVALID_CONFIG) from None
+
+
+def _parse_settings(pairs: tuple[str, ...]) -> dict[str, Any]:
+    parsed: dict[str, Any] = {}
+    for pair in pairs:
+        key, separator, text = pair.partition("=")
+        if not separator or not key:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--preset-setting")
+        # YAML reads numbers, booleans and {"handler": "/api"} mappings the way a config file would.
+        parsed[key] = yaml.safe_load(text) if text else ""
+    return parsed
+
+
+def _connect(url: str, *, scrape_interval: float) -> prometheus.PrometheusSource:
+    try:
+        settings = prometheus.PrometheusSettings(url=url, scrape_interval_seconds=scrape_interval)
+    except ValueError as error:
+        raise click.BadParameter(f"{url!r}: {error}", param_hint="--prometheus-url") from None
+    return prometheus.PrometheusSource(settings=settings)
+
+
+def _window(
+    source: prometheus.PrometheusSource,
+    *,
+    start: datetime.datetime,
+    end: datetime.datetime,
+    step_seconds: float,
+) -> windows.Window:
+    try:
+        source.check_window(step_seconds=step_seconds)
+    except outcomes.WindowTooShort as error:
+        raise output.CliError(str(error), exit_code=output.ExitCode.INVALID_CONFIG) from None
+    try:
+        return windows.Window(start=start.timestamp(), end=end.timestamp(), step_seconds=step_seconds)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--from/--to") from None
+
+
+def _judge(
+    source: prometheus.PrometheusSource,
+    *,
+    preset: protocol.Preset,
+    canary: protocol.ArmTarget,
+    control: protocol.ArmTarget,
+    window: windows.Window,
+    settings: judge.JudgeSettings,
+) -> verdicts.Judgement:
+    """Judge the window the way the controller judges a step; missing data is a no_data judgement."""
+    # The engine's analysis turns an unreachable Prometheus into no_data, so that a rollout holds.
+    # Here that would hide a wrong --prometheus-url, so the source is checked first.
+    try:
+        source.check_health()
+    except outcomes.SourceUnreachable as error:
+        raise output.CliError(str(error), exit_code=output.ExitCode.UNREACHABLE) from None
+    try:
+        return metrics_analysis.analyze(
+            source=source, preset=preset, canary=canary, control=control, window=window, settings=settings
+        )
+    except outcomes.ConfigurationError as error:
+        raise output.CliError(str(error), exit_code=output.ExitCode.INVALID_CONFIG) from None
+
+
+def _parse_ago(text: str, *, option: str) -> datetime.timedelta:
+    # Unlike annotation durations, which stop at 24h, a look back may span weeks: "now-1d12h", "now-2w".
+    if not re.fullmatch(r"(?:\d+[wdhms])+", text):
+        raise click.BadParameter(
+            f"now-{text} is not a time; write the look back in w, d, h, m and s, such as now-1d or now-90m",
+            param_hint=option,
+        )
+    seconds = sum(int(amount) * _UNIT_SECONDS[unit] for amount, unit in _AGO_PART.findall(text))
+    return datetime.timedelta(seconds=seconds)
+
+
+def _parse_seconds(text: str, *, option: str, zero: bool = False) -> float:
+    if zero and text.strip() in ("0", "0s"):
+        return 0.0
+    try:
+        return spec_values.parse_duration(text).total_seconds()
+    except ValueError as error:
+        raise click.BadParameter(f"{text!r}: {error}", param_hint=option) from None
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.datetime.fromtimestamp(timestamp, tz=datetime.UTC).isoformat()

@@ -1,0 +1,201 @@
+"""`canaryd analyze` on a real Prometheus scraping real services, and its argument checks.
+
+The Prometheus set-up, shared by the module's `prometheus` tests:
+
+| workload       | namespace | error ratio | role                 |
+|----------------|-----------|-------------|----------------------|
+| web-primary    | shop      | 0           | control              |
+| web            | shop      | 0.3         | bad canary           |
+| web-fixed      | shop      | 0           | good canary          |
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import pathlib
+import socket
+import time
+from collections.abc import Iterator
+
+import click
+import pytest
+from click import testing
+
+from canaryd import spec
+from canaryd.cli import analyze, main, output
+from canaryd.standalone import config as standalone_config
+from tests.harness import prometheus as harness
+
+NOW = datetime.datetime(2026, 12, 4, 12, 0, tzinfo=datetime.UTC)
+RATE_PER_SECOND = 40.0
+INTERVAL = "4s"
+
+# Wide tolerances, so that a few hundred clean requests can settle a pass within the test's window.
+WIDE_TOLERANCES = {
+    "canaryd.io/enabled": "true",
+    "canaryd.io/error-ratio-tolerance": "2%",
+    "canaryd.io/latency-tolerance": "100%",
+}
+
+
+def run(*arguments: str) -> testing.Result:
+    return testing.CliRunner().invoke(main.cli, ["analyze", *arguments], catch_exceptions=False)
+
+
+def closed_port_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("now", NOW),
+        ("now-2h", NOW - datetime.timedelta(hours=2)),
+        ("now-1d12h", NOW - datetime.timedelta(days=1, hours=12)),
+        ("now-2w", NOW - datetime.timedelta(weeks=2)),
+        ("2026-12-03T14:00:00Z", datetime.datetime(2026, 12, 3, 14, 0, tzinfo=datetime.UTC)),
+        ("2026-12-03T14:00:00", datetime.datetime(2026, 12, 3, 14, 0, tzinfo=datetime.UTC)),
+        ("2026-12-03T15:00:00+01:00", datetime.datetime(2026, 12, 3, 14, 0, tzinfo=datetime.UTC)),
+        ("1764770400", datetime.datetime(2025, 12, 3, 14, 0, tzinfo=datetime.UTC)),
+    ],
+    ids=["now", "hours-ago", "days-and-hours-ago", "weeks-ago", "iso-utc", "iso-naive", "iso-offset", "unix"],
+)
+def test_parse_time_accepts(text: str, expected: datetime.datetime) -> None:
+    assert analyze.parse_time(text, now=NOW, option="--from") == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["yesterday", "now-", "now-2x", "now+1h"], ids=["word", "empty-ago", "bad-unit", "plus"]
+)
+def test_parse_time_rejects(text: str) -> None:
+    with pytest.raises(click.BadParameter, match="is not a time"):
+        analyze.parse_time(text, now=NOW, option="--from")
+
+
+def test_judge_settings_match_the_standalone_engine() -> None:
+    rollout_spec = spec.parse_annotations(WIDE_TOLERANCES, source="Deployment shop/web")
+    standalone = standalone_config.StandaloneConfig.model_construct(analysis=rollout_spec.analysis, judge={})
+
+    assert analyze.judge_settings(rollout_spec) == standalone.judge_settings()
+
+
+def test_unreachable_prometheus_exits_4() -> None:
+    result = run("web", "-n", "shop", "--from", "now-10m", "--prometheus-url", closed_port_url())
+
+    assert result.exit_code == output.ExitCode.UNREACHABLE == 4
+    assert "unreachable" in result.output
+
+
+def test_invalid_annotations_file_exits_6(tmp_path: pathlib.Path) -> None:
+    manifest = tmp_path / "web.yaml"
+    manifest.write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  annotations:\n"
+        '    canaryd.io/enabled: "true"\n    canaryd.io/step: "1,5"\n'
+    )
+
+    result = run("web", "--from", "now-10m", "-f", str(manifest), "--prometheus-url", closed_port_url())
+
+    assert result.exit_code == output.ExitCode.INVALID_CONFIG == 6
+    assert "canaryd.io/step" in result.output
+    assert "did you mean canaryd.io/steps?" in result.output
+
+
+def test_empty_window_is_usage_error() -> None:
+    result = run("web", "--from", "now-1m", "--to", "now-1m", "--prometheus-url", closed_port_url())
+
+    assert result.exit_code == output.ExitCode.USAGE == 2
+    assert "shorter than one step" in result.output
+
+
+@dataclasses.dataclass(frozen=True)
+class Traffic:
+    prometheus_url: str
+    started: float  # Unix seconds at which the load began
+
+
+@pytest.fixture(scope="module")
+def traffic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traffic]:
+    harness.ensure_prometheus()
+    with harness.harness(tmp_path_factory.mktemp("analyze")) as running:
+        running.start_app(workload="web-primary")
+        running.start_app(workload="web", error_ratio=0.3)
+        running.start_app(workload="web-fixed")
+        server = running.start_prometheus()
+        running.start_load(rate_per_second=RATE_PER_SECOND)
+        started = time.time()
+        # Enough intervals of traffic for the judge's minimum sample before any test reads the window.
+        time.sleep(30)
+        yield Traffic(prometheus_url=server.url, started=started)
+
+
+def window_arguments(traffic: Traffic) -> list[str]:
+    """Return the options that analyze the traffic so far: 4 s intervals of 1 s scrapes, no warm-up."""
+    return [
+        "-n", "shop", "--from", str(traffic.started), "--to", str(time.time() - 2), "--interval", INTERVAL,
+        "--scrape-interval", "1s", "--warmup", "0s", "--prometheus-url", traffic.prometheus_url,
+    ]  # fmt: skip
+
+
+def analyze_json(traffic: Traffic, *arguments: str) -> tuple[int, dict]:
+    result = run(*arguments, *window_arguments(traffic), "-o", "json")
+    return result.exit_code, json.loads(result.stdout)
+
+
+@pytest.mark.prometheus
+def test_bad_canary_fails_with_numbers(traffic: Traffic) -> None:
+    exit_code, view = analyze_json(traffic, "web")
+
+    assert exit_code == output.ExitCode.FAILED == 10
+    assert view["verdict"] == "fail"
+    assert view["decided_at"] is not None
+    error_ratio = next(metric for metric in view["metrics"] if metric["metric"] == "error_ratio")
+    assert error_ratio["verdict"] == "fail"
+    assert 0.2 < error_ratio["canary_value"] < 0.4
+    assert error_ratio["control_value"] < 0.01
+    assert error_ratio["canary_samples"] >= 100
+    assert any('pod=~"web-primary-' in query for query in error_ratio["queries"])
+
+
+@pytest.mark.prometheus
+def test_decision_time_lies_inside_the_window(traffic: Traffic) -> None:
+    _, view = analyze_json(traffic, "web")
+
+    decided = datetime.datetime.fromisoformat(view["decided_at"])
+    assert datetime.datetime.fromisoformat(view["window"]["start"]) < decided
+    assert decided <= datetime.datetime.fromisoformat(view["window"]["end"])
+
+
+@pytest.mark.prometheus
+def test_good_canary_does_not_fail(traffic: Traffic, tmp_path: pathlib.Path) -> None:
+    annotations = tmp_path / "annotations.yaml"
+    annotations.write_text("\n".join(f'{key}: "{value}"' for key, value in WIDE_TOLERANCES.items()))
+
+    exit_code, view = analyze_json(traffic, "web-fixed", "--control", "web-primary", "-f", str(annotations))
+
+    assert view["verdict"] in ("pass", "inconclusive"), view["reason"]
+    assert exit_code == {"pass": 0, "inconclusive": 11}[view["verdict"]]
+    assert (view["canary"], view["control"]) == ("web-fixed", "web-primary")
+
+
+@pytest.mark.prometheus
+def test_workload_without_series_is_no_data(traffic: Traffic) -> None:
+    exit_code, view = analyze_json(traffic, "ghost")
+
+    assert exit_code == output.ExitCode.NO_DATA == 12
+    assert view["verdict"] == "no_data"
+    assert "NoSeries" in view["reason"]
+
+
+@pytest.mark.prometheus
+def test_text_output_names_verdict_and_samples(traffic: Traffic) -> None:
+    result = run("web", *window_arguments(traffic))
+
+    assert result.exit_code == 10
+    assert "Verdict  fail" in result.output
+    assert "error_ratio" in result.output
+    assert "web-primary" in result.output
