@@ -149,14 +149,17 @@ def is_weight_confirmed(context: PassContext) -> bool:
 def fresh_analysis(context: PassContext) -> observed.AnalysisResult | None:
     """The observed analysis if it judges this revision over a window that began after the step's weight held.
 
-    Everything else is stale: a judgement of an older revision, or one whose window includes time before
-    the current weight was in place, says nothing about the canary as it is now.
+    Everything else is ignored: a judgement of an older revision, or one whose window includes time before
+    the current weight was in place, says nothing about the canary as it is now; and a window that ends
+    after `now` claims data that cannot exist yet.
     """
     analysis = context.observations.analysis
     started = context.status.analysis_started_at
     if analysis is None or started is None:
         return None
-    if analysis.revision != context.status.revision or analysis.window_start < started:
+    if analysis.revision != context.status.revision:
+        return None
+    if analysis.window_start < started or analysis.window_end > context.now:
         return None
     return analysis
 

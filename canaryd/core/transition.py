@@ -108,7 +108,7 @@ def _follow_new_revision(current: context.PassContext) -> None:
         return
 
     if phase in phases.SETTLED_PHASES and revision == current.status.stable_revision:
-        current.update(revision=revision)
+        current.update(revision=revision, steps=(), step_index=0)
         current.move(Phase.IDLE, reasons.TEMPLATE_MATCHES_PRIMARY, revision=revision)
     elif phase in phases.SETTLED_PHASES:
         steps.start_rollout(current, reasons.ROLLOUT_STARTED)
