@@ -26,15 +26,6 @@ from canaryd.observability import logging as observability_logging
 from canaryd.standalone import record as rollout_record
 from canaryd.standalone import runner
 
-# The same numbers `canaryd status` uses for a failed and for a paused rollout.
-EXIT_CODES = {
-    rollout_record.Outcome.PROMOTED: 0,
-    rollout_record.Outcome.ROLLED_BACK: 10,
-    rollout_record.Outcome.PAUSED: 11,
-    rollout_record.Outcome.ABORTED: 1,
-}
-INTERRUPTED_EXIT_CODE = 130
-
 VERDICT_STYLES = {"pass": "green", "fail": "bold red", "inconclusive": "yellow", "no_data": "dim"}
 
 
@@ -216,7 +207,7 @@ def demo(
             )
     except (KeyboardInterrupt, supervision.TerminationRequested) as interruption:
         console.print(f"demo interrupted ({interruption or 'Ctrl-C'}); every process it started was stopped")
-        raise SystemExit(INTERRUPTED_EXIT_CODE) from None
+        raise SystemExit(runner.EXIT_INTERRUPTED) from None
     except (supervision.DemoError, runner.RunnerError) as error:
         raise click.ClickException(str(error)) from error
 
@@ -226,7 +217,7 @@ def demo(
         summary = {
             **result.as_json(),
             "report": str(report_path),
-            "exit_code": int(EXIT_CODES[result.outcome]),
+            "exit_code": int(runner.EXIT_CODES[result.outcome]),
         }
         json_path.write_text(json.dumps(summary, indent=2) + "\n")
-    raise SystemExit(int(EXIT_CODES[result.outcome]))
+    raise SystemExit(int(runner.EXIT_CODES[result.outcome]))

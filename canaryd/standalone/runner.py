@@ -55,6 +55,19 @@ PROMOTED_REASON = (
 )
 
 
+# Exit codes of `canaryd run --standalone` and `canaryd demo`, by outcome. 10 and 11 are the codes
+# `canaryd status` uses for a failed and for a paused rollout.
+EXIT_CODES = {
+    rollout_record.Outcome.PROMOTED: 0,
+    rollout_record.Outcome.ROLLED_BACK: 10,
+    rollout_record.Outcome.PAUSED: 11,
+    rollout_record.Outcome.ABORTED: 1,
+}
+EXIT_ERROR = 1
+EXIT_INVALID_CONFIG = 6
+EXIT_INTERRUPTED = 130
+
+
 class RunnerError(Exception):
     """The rollout could not run to a verdict; traffic was returned to the primary where possible."""
 
