@@ -24,12 +24,10 @@ import pydantic
 import urllib3.exceptions
 
 from canaryd.cli import output
+from canaryd.controller import names, records
 from canaryd.core import commands as core_commands
 from canaryd.core import status as core_status
 from canaryd.kube import api as kube_api
-
-COMMAND_ANNOTATION = "canaryd.io/command"
-DEPLOYMENT_LABEL = "canaryd.io/deployment"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +43,8 @@ class Rollout:
 
     @property
     def attempt(self) -> int:
-        return self.status.attempt if self.status is not None else 0
+        """The attempt number the controller gave this object (its `canaryd.io/attempt` label)."""
+        return records.attempt_of(self.document)
 
 
 class Cluster:
@@ -113,7 +112,7 @@ class Cluster:
 
     def send_command(self, rollout: Rollout, command: core_commands.Command) -> None:
         """Write the command to the rollout's `canaryd.io/command` annotation with a merge patch."""
-        body = {"metadata": {"annotations": {COMMAND_ANNOTATION: command.model_dump_json()}}}
+        body = {"metadata": {"annotations": {names.COMMAND_ANNOTATION: command.model_dump_json()}}}
         self._call(
             lambda: self.api.patch(
                 kube_api.CANARY_ROLLOUTS,
@@ -200,11 +199,10 @@ def _deployment_of(document: dict[str, Any]) -> str | None:
     for owner in metadata.get("ownerReferences", []) or []:
         if owner.get("kind") == "Deployment":
             return owner.get("name")
-    label = (metadata.get("labels") or {}).get(DEPLOYMENT_LABEL)
+    label = (metadata.get("labels") or {}).get(names.DEPLOYMENT_LABEL)
     if label:
         return label
-    spec = document.get("spec") or {}
-    return spec.get("deployment") or spec.get("deploymentName")
+    return ((document.get("spec") or {}).get("target") or {}).get("name")
 
 
 def _snake_case_keys(value: Any) -> Any:

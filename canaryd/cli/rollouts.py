@@ -313,7 +313,7 @@ def build_status_view(
         "namespace": rollout.namespace,
         "deployment": rollout.deployment,
         "rollout": rollout.name,
-        "attempt": current.attempt,
+        "attempt": _attempt_number(rollout),
         "phase": current.phase.value,
         "phase_meaning": PHASE_MEANINGS[current.phase],
         "reason": current.reason,
@@ -440,7 +440,7 @@ def _attempt_view(rollout: commands_api.Rollout) -> dict[str, Any]:
     last = current.steps[-1] if current.steps else None
     return {
         "rollout": rollout.name,
-        "attempt": current.attempt,
+        "attempt": _attempt_number(rollout),
         "revision": current.revision,
         "stable_revision": current.stable_revision,
         "phase": current.phase.value,
@@ -452,6 +452,13 @@ def _attempt_view(rollout: commands_api.Rollout) -> dict[str, Any]:
         "reason": current.reason,
         "message": current.message,
     }
+
+
+def _attempt_number(rollout: commands_api.Rollout) -> int:
+    # The label numbers the object (web-3 is attempt 3); objects without it fall back to the status' count.
+    if rollout.attempt >= 0:
+        return rollout.attempt
+    return rollout.status.attempt if rollout.status is not None else 0
 
 
 def _read_spec(deployment: dict[str, Any], *, namespace: str) -> spec.RolloutSpec | spec.SpecError:

@@ -7,10 +7,10 @@ rolled back at step 2 on the error ratio. Both carry the numbers a person reads 
 from __future__ import annotations
 
 import datetime
-import re
 from typing import Any
 
-from canaryd import verdicts
+from canaryd import spec, verdicts
+from canaryd.controller import records
 from canaryd.core import phase as phases
 from canaryd.core import status as core_status
 
@@ -169,47 +169,55 @@ def failed_status() -> core_status.RolloutStatus:
     )
 
 
-def document(
-    *,
-    name: str,
-    deployment: str = "web",
-    namespace: str = "shop",
-    status: core_status.RolloutStatus | None,
-    camel_case: bool = True,
+def deployment(
+    *, name: str = "web", namespace: str = "shop", annotations: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    """Build a CanaryRollout object owned by `deployment`, with the status in camelCase keys by default."""
-    body: dict[str, Any] = {
-        "apiVersion": "canaryd.io/v1alpha1",
-        "kind": "CanaryRollout",
+    """Build a Deployment with canaryd enabled; its uid is made up unless the API server assigns one."""
+    labels = {"app": name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
         "metadata": {
             "name": name,
             "namespace": namespace,
-            "creationTimestamp": "2026-12-04T03:00:00Z",
-            "labels": {"canaryd.io/deployment": deployment},
-            "ownerReferences": [
-                {
-                    "apiVersion": "apps/v1",
-                    "kind": "Deployment",
-                    "name": deployment,
-                    "uid": "0000",
-                    "controller": True,
-                }
-            ],
+            "uid": "00000000-0000-0000-0000-000000000000",
+            "labels": labels,
+            "annotations": annotations or {"canaryd.io/enabled": "true"},
         },
-        "spec": {"deployment": deployment},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": name, "image": "example.invalid/web:2"}]},
+            },
+        },
     }
+
+
+def document(
+    *,
+    status: core_status.RolloutStatus | None,
+    owner: dict[str, Any] | None = None,
+    camel_case: bool = True,
+) -> dict[str, Any]:
+    """Build the CanaryRollout the controller writes for `status`, with the controller's own encoders.
+
+    With `camel_case=False`, the status keeps the decision core's snake_case keys instead.
+    """
+    owner = owner or deployment()
+    rollout_spec = spec.parse_annotations(owner["metadata"]["annotations"], source="Deployment")
+    body = records.new_rollout(
+        deployment=owner,
+        status=status or core_status.RolloutStatus(attempt=1),
+        spec=rollout_spec,
+        stable_template=None,
+    )
     if status is not None:
-        dumped = status.model_dump(mode="json", exclude_none=True)
-        body["status"] = camel_keys(dumped) if camel_case else dumped
+        if camel_case:
+            body["status"] = records.encode_status(
+                status, spec=rollout_spec, routed_weight=status.actual_weight
+            )
+        else:
+            body["status"] = status.model_dump(mode="json", exclude_none=True)
     return body
-
-
-def camel_keys(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {
-            re.sub(r"_([a-z])", lambda match: match.group(1).upper(), key): camel_keys(item)
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [camel_keys(item) for item in value]
-    return value

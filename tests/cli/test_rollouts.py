@@ -25,7 +25,7 @@ def decoded(document: dict) -> commands_api.Rollout:
 def holding_view(
     *, now: datetime.datetime, rollout_spec: spec.RolloutSpec | spec.SpecError = DEFAULT_SPEC
 ) -> dict:
-    rollout = decoded(documents.document(name="web-2", status=documents.holding_status()))
+    rollout = decoded(documents.document(status=documents.holding_status()))
     return rollouts.build_status_view(rollout=rollout, rollout_spec=rollout_spec, now=now)
 
 
@@ -38,9 +38,7 @@ def rendered(view: dict, *, now: datetime.datetime) -> str:
 
 @pytest.mark.parametrize("camel_case", [True, False], ids=["camel-case", "snake-case"])
 def test_status_decodes_either_key_style(camel_case: bool) -> None:
-    rollout = decoded(
-        documents.document(name="web-2", status=documents.holding_status(), camel_case=camel_case)
-    )
+    rollout = decoded(documents.document(status=documents.holding_status(), camel_case=camel_case))
 
     assert rollout.status == documents.holding_status()
     assert rollout.deployment == "web"
@@ -226,7 +224,7 @@ def test_failed_rollout_exits_with_failed_code() -> None:
 
 
 def test_history_attempt_counts_passed_steps() -> None:
-    rollout = decoded(documents.document(name="web-2", status=documents.failed_status()))
+    rollout = decoded(documents.document(status=documents.failed_status()))
 
     attempt = rollouts._attempt_view(rollout)
 
