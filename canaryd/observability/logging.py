@@ -16,6 +16,8 @@ from typing import Any, TextIO
 
 import structlog
 
+from canaryd import core
+
 # The keys that identify a rollout in every log line, in the order they are shown.
 ROLLOUT_KEYS: tuple[str, ...] = ("namespace", "rollout", "revision", "step", "weight")
 
@@ -33,7 +35,7 @@ def configure(
     `level` is a standard level name ("debug", "info", "warning", "error"). Lines go to `stream`,
     standard error by default, so that standard output stays free for command results.
     """
-    log_format = LogFormat(log_format)
+    log_format = _log_format(log_format)
     level_number = _level_number(level)
     output = stream if stream is not None else sys.stderr
 
@@ -56,10 +58,17 @@ def configure(
         cache_logger_on_first_use=False,
     )
 
-    # Libraries that log through the standard library (kubernetes, urllib3) go to the same stream.
-    logging.basicConfig(
-        level=level_number, stream=output, format="%(levelname)s %(name)s: %(message)s", force=True
+    # Libraries that log through the standard library (kubernetes, urllib3) get the same format and stream.
+    handler = logging.StreamHandler(output)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
     )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level_number)
 
 
 def get_logger(name: str | None = None, **keys: Any) -> structlog.typing.FilteringBoundLogger:
@@ -78,7 +87,10 @@ def rollout_keys(
     step: int | None = None,
     weight: int | None = None,
 ) -> dict[str, Any]:
-    """Return the standard keys of one rollout; `step` is 1-based as people read it, `weight` the canary percent."""
+    """Return the standard keys of one rollout.
+
+    `step` is 1-based, as people read it, and `weight` is the canary's percent.
+    """
     return {"namespace": namespace, "rollout": rollout, "revision": revision, "step": step, "weight": weight}
 
 
@@ -96,12 +108,34 @@ def bind_rollout(
     return logger.bind(**keys)
 
 
+def bind_status(
+    logger: structlog.typing.FilteringBoundLogger, *, namespace: str, rollout: str, status: core.RolloutStatus
+) -> structlog.typing.FilteringBoundLogger:
+    """Return `logger` with the rollout's keys bound from its decision-core status."""
+    return bind_rollout(
+        logger,
+        namespace=namespace,
+        rollout=rollout,
+        revision=status.revision,
+        step=status.step_index + 1,
+        weight=status.desired_weight,
+    )
+
+
 def _order_rollout_keys(logger: Any, method_name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     # The rollout keys come right after the event name, so lines about one rollout line up when read.
     ordered = {key: event_dict.pop(key) for key in ("timestamp", "level", "event") if key in event_dict}
     ordered.update({key: event_dict.pop(key) for key in ROLLOUT_KEYS if key in event_dict})
     ordered.update(event_dict)
     return ordered
+
+
+def _log_format(log_format: LogFormat | str) -> LogFormat:
+    try:
+        return LogFormat(log_format)
+    except ValueError:
+        known = ", ".join(member.value for member in LogFormat)
+        raise ValueError(f"unknown log format {log_format!r}; expected one of {known}") from None
 
 
 def _level_number(level: str) -> int:
