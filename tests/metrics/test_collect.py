@@ -22,7 +22,17 @@ import numpy as np
 import pytest
 
 from canaryd import judge, observations, verdicts
-from canaryd.metrics import analysis, collect, outcomes, presets, prometheus, protocol, templates, windows
+from canaryd.metrics import (
+    analysis,
+    collect,
+    confinement,
+    outcomes,
+    presets,
+    prometheus,
+    protocol,
+    templates,
+    windows,
+)
 from tests.harness import prometheus as harness
 
 pytestmark = pytest.mark.prometheus
@@ -298,3 +308,32 @@ def _template(*, requests: str) -> templates.TemplatePreset:
         },
     }
     return templates.TemplatePreset(template=templates.MetricTemplate.from_object(item))
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        pytest.param('count({__name__=~"http_.+"})', id="every_metric_by_name_regex"),
+        pytest.param("sum(http_requests_total) or sum(up)", id="or_clause"),
+        pytest.param(
+            'sum(label_replace(http_requests_total, "namespace", "empty", "", ""))', id="label_replace_rename"
+        ),
+        pytest.param("max_over_time(sum(http_requests_total)[10s:1s])", id="subquery"),
+        pytest.param("sum(http_requests_total offset 2s) + sum(up @ end())", id="offset_and_at"),
+        pytest.param(
+            "sum(http_requests_total * on(namespace) group_left count by (namespace) (up))", id="matching"
+        ),
+        pytest.param(
+            'count(up{job="a\\"} or up{namespace=\\"other"} or http_requests_total)', id="quote_breakout"
+        ),
+        pytest.param('sum(http_requests_total) # or up{namespace="other"}', id="comment"),
+    ],
+)
+def test_confined_query_reads_nothing_from_other_namespaces(
+    source: prometheus.PrometheusSource, query: str
+) -> None:
+    # Namespace "empty" has no series; "shop" and "other" have plenty.
+    confined = confinement.confine_to_namespace(query, namespace="empty")
+
+    assert source.instant_query(query=query), "the query reads series when it is not confined"
+    assert source.instant_query(query=confined) == (), confined
