@@ -120,16 +120,22 @@ class _Process:
         return self.popen is not None and self.popen.poll() is None
 
     def stop(self, *, timeout: float = 10.0) -> None:
+        """Stop the process and its children: the whole session's process group, by its id."""
         if self.popen is None:
             return
         if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
+            self._signal_group(signal.SIGTERM)
             try:
                 self.popen.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                self.popen.kill()
+                self._signal_group(signal.SIGKILL)
                 self.popen.wait(timeout=timeout)
         self.popen = None
+
+    def _signal_group(self, signal_number: int) -> None:
+        assert self.popen is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal_number)
 
     def log_tail(self, characters: int = 2000) -> str:
         with contextlib.suppress(OSError):
@@ -149,9 +155,11 @@ class PrometheusServer:
         port: int | None = None,
         web_config: Mapping[str, object] | None = None,
         client_options: Mapping[str, object] | None = None,
+        max_seconds: float = 900.0,
     ) -> None:
-        """`web_config` is Prometheus' --web.config.file content (TLS, basic auth users);
-        `client_options` are the httpx options the harness needs to reach it then (verify, auth).
+        """`web_config` is Prometheus' --web.config.file content (TLS, basic auth users), and
+        `client_options` are the httpx options the harness then needs to reach it (verify, auth).
+        The server exits by itself after `max_seconds`, in case the test process dies first.
         """
         self.workdir = workdir
         self.targets = list(targets or [])
@@ -161,7 +169,10 @@ class PrometheusServer:
         self.data_path = workdir / "prometheus-data"
         self.web_config = dict(web_config) if web_config is not None else None
         self.client_options = dict(client_options or {})
+        # `timeout` bounds the server's life even if the test process dies without stopping it.
         command = [
+            "timeout",
+            f"{max_seconds:g}",
             str(ensure_prometheus()),
             f"--config.file={self.config_path}",
             f"--storage.tsdb.path={self.data_path}",
