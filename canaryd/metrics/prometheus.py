@@ -122,6 +122,8 @@ class PrometheusSource:
         return tuple(_instant_series(item) for item in result)
 
     def range_query(self, *, query: str, window: windows.Window) -> tuple[protocol.Series, ...]:
+        # NOTE: prometheus-api-client 0.7 rounds start and end to whole seconds, so a window with
+        # fractional bounds is evaluated up to half a second off; the returned timestamps are exact.
         start = datetime.datetime.fromtimestamp(window.first_interval_end, tz=datetime.UTC)
         end = datetime.datetime.fromtimestamp(window.end, tz=datetime.UTC)
         step = promql.format_duration(window.step_seconds)
