@@ -145,8 +145,8 @@ def print_summary(
     type=click.Choice([bad.value for bad in scenario.BadVersion]),
     default=scenario.BadVersion.NONE.value,
     show_default=True,
-    help="How v2 misbehaves: none (it should be promoted), errors (20% answered 500) or latency (150 ms "
-    "added to each request).",
+    help="How v2 misbehaves: none (it should be promoted), errors (20% of responses are 500) or "
+    "latency (150 ms added to each request).",
 )
 @click.option("--fast", is_flag=True, help="Two short steps; finishes in about two minutes.")
 @click.option(
@@ -186,7 +186,7 @@ def demo(
     """Run a real rollout on this machine through HAProxy.
 
     Starts on 127.0.0.1 two versions of a small HTTP service, HAProxy in front of them, Prometheus
-    scraping them and a bounded load generator; then rolls v2 out in steps, judging each step on
+    scraping them and a bounded load generator. Then rolls v2 out in steps, judges each step on
     Prometheus metrics, and promotes or rolls back. Every process is stopped at the end, on error
     and on Ctrl-C. Needs the haproxy and prometheus programs (`apt-get install haproxy prometheus`).
 

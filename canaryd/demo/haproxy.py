@@ -85,7 +85,7 @@ def start(
         )
     )
 
-    # `-db` keeps HAProxy in the foreground, so the supervisor holds its real PID.
+    # `-db` keeps HAProxy in the foreground, so the supervisor knows its real PID.
     process = processes.start("haproxy", [binary, "-db", "-f", str(config_path)])
     api = haproxy_router.RuntimeAPI(socket_path=str(socket_path), timeout=1.0)
     processes.wait_until_ready(process, lambda: _answers(api), timeout=timeout)

@@ -46,7 +46,7 @@ class LoadLimits:
 
 @dataclasses.dataclass
 class LoadSummary:
-    """What the generator sent and what came back."""
+    """Counts of requests sent and of responses received, by status code."""
 
     sent: int = 0
     responses: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
@@ -99,7 +99,7 @@ class LoadGenerator:
         self.stopped.set()
 
     def _next_slot(self) -> float | None:
-        # Hands out send times on a fixed grid (request n at n / rate), so the rate holds even
+        # Hands out send times on a fixed grid (request n at n / rate), so the rate stays steady even
         # when one worker waits on a slow response. None means a limit is reached.
         with self._lock:
             if self._scheduled >= self.limits.max_requests:

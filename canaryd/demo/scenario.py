@@ -34,10 +34,10 @@ CANARY_WORKLOAD = "demo-canary"
 
 
 class BadVersion(enum.StrEnum):
-    """How the canary v2 misbehaves."""
+    """The fault of the canary v2, if any."""
 
     NONE = "none"  # v2 behaves like v1: the rollout should promote
-    ERRORS = "errors"  # v2 answers a share of requests with 500
+    ERRORS = "errors"  # v2 returns 500 for a share of requests
     LATENCY = "latency"  # v2 adds a fixed delay to every request
 
 
@@ -88,8 +88,8 @@ BAD_EXTRA_LATENCY = 0.15
 DEMO_TOLERANCES = {"error_ratio_absolute": 0.03, "error_ratio_relative": 0.5, "latency_relative": 1.0}
 
 # The latency SLI is the share of requests slower than the histogram bound nearest this quantile of
-# the control's latency. At the p90 (about 8% of v1's requests are slower), a good v2 shows that
-# it is no worse within a few hundred requests; at the p99 it would take thousands.
+# the control's latency. About 8% of v1's requests are slower than its p90, so a good v2 shows that
+# it is no worse within a few hundred requests. At the p99 that would take thousands.
 DEMO_LATENCY_QUANTILE = 0.9
 
 
@@ -109,7 +109,7 @@ class StepSummary:
 
 @dataclasses.dataclass(frozen=True)
 class DemoResult:
-    """What the demo did, in the shape of its JSON summary."""
+    """The demo's outcome and numbers, in the shape of its JSON summary."""
 
     outcome: rollout_record.Outcome
     reason: str
@@ -292,7 +292,7 @@ def _run_in(
 
 
 def summarize_steps(record: rollout_record.RolloutRecord) -> list[StepSummary]:
-    """One summary per step reached, from the step's deciding analysis."""
+    """Summarize each step reached from the analysis that decided it."""
     summaries = []
     for index, weight in enumerate(record.steps):
         final = record.final_analysis(index)

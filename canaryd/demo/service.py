@@ -1,11 +1,11 @@
 """The demo's HTTP service: one version per process, with Prometheus client-library metrics.
 
-Layer 4 tool, run as `python -m canaryd.demo.service --port N --version v2 ...`. `GET /` answers
-"hello from <version>" after a short random delay; a version may add a share of 500 errors or
+Layer 4 tool, run as `python -m canaryd.demo.service --port N --version v2 ...`. `GET /` returns
+"hello from <version>" after a short random delay. A version may add a share of 500 errors or
 extra latency, which is how the demo's bad canary misbehaves. `GET /metrics` exposes the metrics
 the `http` preset reads:
 
-- `http_requests_total{method, code, version}`: a counter of answered requests;
+- `http_requests_total{method, code, version}`: a counter of completed requests;
 - `http_request_duration_seconds{method, version}`: a histogram of time to answer, in seconds.
 
 Requests to /metrics and /healthz are not counted, so scrapes do not dilute the error ratio.

@@ -15,7 +15,7 @@ from canaryd.demo import supervisor as supervision
 
 @dataclasses.dataclass(frozen=True)
 class ServiceBehaviour:
-    """How one demo service version responds: mean delay, added delay, and share of errors."""
+    """The behaviour of one demo service version: mean delay, added delay, and share of errors."""
 
     version: str
     latency_seconds: float = 0.01

@@ -4,7 +4,8 @@ Layer 4 tool. Each child runs in its own session, so its process group ID equals
 signal reaches it and anything it forks. `Supervisor.stop_all` signals every group with SIGTERM,
 waits, then sends SIGKILL to what is left. It runs when the `with` block ends (normal exit, an
 exception, or Ctrl-C, which Python raises as KeyboardInterrupt), on SIGTERM and SIGHUP (turned
-into the same exception), and from `atexit` as a last resort.
+into the same exception), and from `atexit` as a last resort. Only a SIGKILL of the demo itself,
+which no handler can catch, leaves the children running.
 """
 
 from __future__ import annotations
@@ -202,7 +203,7 @@ def _raise_termination(signum: int, frame: types.FrameType | None) -> None:
 
 
 def is_http_ready(url: str) -> Callable[[], bool]:
-    """Return a readiness probe that is true once `url` answers with a 2xx status."""
+    """Return a readiness probe that is true once `url` responds with a 2xx status."""
 
     def probe() -> bool:
         try:
@@ -214,7 +215,7 @@ def is_http_ready(url: str) -> Callable[[], bool]:
 
 
 def is_process_group_alive(pgid: int) -> bool:
-    """Whether any process of the group still runs; zombies waiting to be reaped do not count."""
+    """Return whether any process of the group still runs; zombies waiting to be reaped do not count."""
     proc = pathlib.Path("/proc")
     if not proc.is_dir():
         try:

@@ -1,7 +1,7 @@
 """The report's plots as PNG images: weight over time, and per step canary vs control.
 
-Layer 4 tool. matplotlib runs on its Agg backend (no display needed); each figure is returned as
-PNG bytes, which the HTML page embeds as base64 so the report is one self-contained file.
+Layer 4 tool. matplotlib runs on its Agg backend, so no display is needed. Each figure is returned
+as PNG bytes, which the HTML page embeds as base64, so the report is one self-contained file.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def error_ratios(points: rollout_record.ArmPoints) -> np.ndarray:
 def latency_quantiles(points: rollout_record.ArmPoints, *, quantile: float) -> np.ndarray | None:
     """Estimate a latency quantile per interval from cumulative buckets, in seconds.
 
-    Interpolates linearly inside the bucket that holds the quantile, as PromQL's
+    Interpolates linearly inside the bucket that contains the quantile, as PromQL's
     `histogram_quantile` does; a quantile in the +Inf bucket reads as the highest finite bound.
     Returns None without a histogram, and NaN for intervals without requests.
     """

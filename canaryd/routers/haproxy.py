@@ -1,9 +1,9 @@
 """Traffic router for the standalone mode: HAProxy server weights through the runtime API.
 
-Layer 2 adapter. One HAProxy backend holds two servers, the primary (the version in service) and
+Layer 2 adapter. One HAProxy backend contains two servers, the primary (the version in service) and
 the canary. The router splits traffic between them by setting both servers' weights over the
 stats UNIX socket (`stats socket ... level admin` in haproxy.cfg), then reads the weights back and
-raises when HAProxy holds anything else.
+raises when HAProxy reports anything else.
 
 Weights are percentages: the canary gets `weight` and the primary `100 - weight`. HAProxy accepts
 0..256 per server, so every percentage is a valid server weight, and the share the canary receives
@@ -45,7 +45,7 @@ class WeightMismatchError(HAProxyError, protocol.WeightMismatchError):
 
 @dataclasses.dataclass(frozen=True)
 class Weights:
-    """Server weights of the primary and the canary as HAProxy holds them."""
+    """Server weights of the primary and the canary as HAProxy reports them."""
 
     primary: int
     canary: int
@@ -131,7 +131,7 @@ class HAProxyRouter:
         target = Weights(primary=FULL_WEIGHT - weight, canary=weight)
 
         # Raise the growing server first, so both weights are never 0 at the same time: a backend
-        # with no weight left would answer 503 to every request in between the two commands.
+        # with no weight left would return 503 to every request in between the two commands.
         current = self.weights()
         if target.canary > current.canary:
             order = [(self.canary_server, target.canary), (self.primary_server, target.primary)]
@@ -140,17 +140,17 @@ class HAProxyRouter:
         for server, server_weight in order:
             self._set_server_weight(server, server_weight)
 
-        held = self.weights()
-        if held != target:
+        applied = self.weights()
+        if applied != target:
             raise WeightMismatchError(
-                f"HAProxy backend {self.backend} holds weights primary={held.primary} canary={held.canary} "
-                f"after setting primary={target.primary} canary={target.canary}: another client may be "
-                f"changing them; stop it and retry"
+                f"HAProxy backend {self.backend} reports weights primary={applied.primary} "
+                f"canary={applied.canary} after setting primary={target.primary} canary={target.canary}: "
+                f"another client may be changing them; stop it and retry"
             )
         self.log.info("canary_weight_set", weight=weight)
 
     def current_weight(self) -> int:
-        """Return the canary's share of traffic in whole percent, as HAProxy holds it now."""
+        """Return the canary's share of traffic in whole percent, as HAProxy reports it now."""
         return round(self.weights().canary_percent)
 
     def weights(self) -> Weights:
@@ -192,7 +192,7 @@ class HAProxyRouter:
             )
 
     def _get_server_weight(self, server: str) -> int:
-        # A known server answers "<current> (initial <configured>)"; anything else is an error text.
+        # For a known server the output is "<current> (initial <configured>)"; anything else is an error.
         output = self.api.execute(f"get weight {self.backend}/{server}").strip()
         match = re.fullmatch(r"(\d+) \(initial \d+\)", output)
         if match is None:

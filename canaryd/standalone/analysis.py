@@ -5,7 +5,7 @@ confirmed up to the last interval Prometheus has surely scraped. It queries both
 configured preset (`canaryd.metrics.collect`), runs the judge, and tags the judgement with the
 revision, the step and the window, as the decision core expects.
 
-Missing data and an unreachable Prometheus become a `no_data` judgement whose reason says which,
+Missing data and an unreachable Prometheus become a `no_data` judgement whose reason names the cause,
 so the step holds and can never pass on them. A configuration error (several series, a rejected
 query) is raised: waiting would not fix it.
 """
@@ -106,7 +106,7 @@ class Analyst:
         return StepAnalysis(result=result, canary=canary, control=control)
 
     def _with_queries(self, judgement: verdicts.Judgement, *, window: windows.Window) -> verdicts.Judgement:
-        # The judge sees only numbers; the queries that produced them go into each metric's result,
+        # The judge receives only numbers; the queries that produced them go into each metric's result,
         # so the status and the report show exactly what was asked.
         canary = self.preset.queries(target=self.canary, step_seconds=window.step_seconds)
         control = self.preset.queries(target=self.control, step_seconds=window.step_seconds)

@@ -94,7 +94,7 @@ class HAProxySettings(pydantic.BaseModel):
 
 
 class MetricsTargets(pydantic.BaseModel):
-    """Which SLI queries to run and which series belong to the control and to the canary."""
+    """The SLI queries to run, and the series of the control and of the canary."""
 
     model_config = _MODEL_CONFIG
 
@@ -220,7 +220,7 @@ def load_config(path: pathlib.Path) -> StandaloneConfig:
 
 
 def format_errors(path: pathlib.Path, error: pydantic.ValidationError) -> str:
-    """One line per invalid field: its dotted path, the problem, and the value found."""
+    """Format one line per invalid field: its dotted path, the problem, and the value found."""
     lines = [f"rollout file {path} has {error.error_count()} invalid setting(s):"]
     for detail in error.errors(include_url=False):
         field = ".".join(str(part) for part in detail["loc"]) or "(top level)"

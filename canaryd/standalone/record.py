@@ -1,7 +1,7 @@
 """The record of one standalone rollout: weights over time, every analysis with its numbers, the outcome.
 
 Layer 3 (engine). The runner rewrites the record file after every change, so a crash leaves a
-readable record of everything up to it; `canaryd report` turns the file into an HTML page. The
+readable record of everything up to it. `canaryd report` turns the file into an HTML page. The
 per-interval numbers behind each analysis are kept, so the report can plot the canary against the
 control without asking Prometheus again.
 """
@@ -21,7 +21,7 @@ from canaryd import observations, verdicts
 
 
 class Outcome(enum.StrEnum):
-    """How a rollout ended."""
+    """The end state of a rollout."""
 
     PROMOTED = "promoted"  # the canary passed every step and receives all traffic
     ROLLED_BACK = "rolled_back"  # all traffic is back on the primary after a failure or a deadline
@@ -32,7 +32,7 @@ class Outcome(enum.StrEnum):
 class ArmPoints(pydantic.BaseModel):
     """One arm's per-interval increases, as the judge saw them.
 
-    `latency_bounds` are the histogram's finite `le` bounds in seconds; each row of
+    `latency_bounds` are the histogram's finite `le` bounds in seconds. Each row of
     `latency_counts` has one cumulative count per bound and then the total (the +Inf bucket).
     """
 

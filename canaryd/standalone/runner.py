@@ -5,8 +5,8 @@ current step from Prometheus, hands everything to `canaryd.core.transition.decid
 Kubernetes controller does, applies the actions and rewrites the record file.
 
 Outside Kubernetes there are no Deployments, so the runner presents the two HAProxy servers to the
-core as workloads: the primary server runs revision `primary_server`, the canary server runs
-`canary_server`, and a server is Ready while HAProxy reports it up (or has no health check).
+core as workloads. The primary server runs revision `primary_server` and the canary server runs
+`canary_server`. A server is Ready while HAProxy reports it up (or has no health check).
 
 Promotion differs from Kubernetes: the runner cannot give the primary server the canary's version,
 so when the core starts promoting, the canary server takes all traffic and the run ends as
@@ -74,7 +74,7 @@ class RunnerError(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class PassReport:
-    """What one pass saw and decided, for live progress displays."""
+    """The observations and decision of one pass, for live progress displays."""
 
     at: datetime.datetime
     status: rollout_status.RolloutStatus
@@ -86,7 +86,7 @@ class PassReport:
 
 @dataclasses.dataclass(frozen=True)
 class RunResult:
-    """How the rollout ended, and its full record."""
+    """The outcome of a rollout and its full record."""
 
     outcome: rollout_record.Outcome
     record: rollout_record.RolloutRecord
@@ -311,7 +311,7 @@ class StandaloneRunner:
         return stats[server].selected - self.counters_at_weight.get(server, 0)
 
     def _check_sources(self) -> None:
-        # Both ends must answer before any traffic moves.
+        # HAProxy and Prometheus must both respond before any traffic moves.
         self.router.server_stats()
         try:
             self.source.check_health()
