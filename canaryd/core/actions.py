@@ -1,8 +1,8 @@
-"""What the decision core asks the adapters to do, as plain data.
+"""Actions that the decision core requests from the adapters, as plain data.
 
 Layer 1 (pure logic). The engine applies a Decision's actions in order and writes the new status only
 after all of them succeeded. A pass whose action failed is therefore decided again from the old status,
-and the same actions come out: every action must be safe to apply twice.
+and the same actions come out. Every action must therefore be safe to apply twice.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Layer 1 (pure logic). Before canaryd manages a Deployment, the Deployment's own pods serve its traffic.
 The primary is created from the same template and takes the traffic only when all its replicas are
-Ready; the Deployment is then scaled to zero and becomes the canary template.
+Ready. The Deployment is then scaled to zero and becomes the canary template.
 """
 
 from __future__ import annotations

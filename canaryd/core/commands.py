@@ -1,8 +1,8 @@
 """Manual commands from people: promote, abort, pause, resume.
 
 Layer 1 (pure logic). A command stays where the CLI wrote it (an annotation or a field of the rollout
-object) until replaced, so the engine passes it to every pass; the status records the issue time of
-the last command handled, and the core ignores commands issued at or before it.
+object) until it is replaced, so the engine hands it to every pass. The status records the issue time
+of the last command handled, and the core ignores commands issued at or before that time.
 """
 
 from __future__ import annotations

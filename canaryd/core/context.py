@@ -1,6 +1,6 @@
 """The working state of one decision pass, and the helpers every decision function shares.
 
-Layer 1 (pure logic). A `PassContext` holds the pass's inputs (spec, observations, `now`) and what has been
+Layer 1 (pure logic). A `PassContext` contains the pass's inputs (spec, observations, `now`) and what has been
 decided so far (the next status, the actions). Decision functions read and extend it; only
 `canaryd.core.transition` creates one and turns it into a Decision.
 """
@@ -112,9 +112,12 @@ class PassContext:
         """Make `index` the current step: a fresh record, a fresh deadline and no analysis window yet."""
         weight = self.spec.steps[index]
         record = statuses.StepRecord(index=index, weight=weight, started_at=self.now)
-        kept = tuple(existing for existing in self.status.steps if existing.index != index)
+        other_records = tuple(existing for existing in self.status.steps if existing.index != index)
         self.update(
-            step_index=index, steps=kept + (record,), step_started_at=self.now, analysis_started_at=None
+            step_index=index,
+            steps=other_records + (record,),
+            step_started_at=self.now,
+            analysis_started_at=None,
         )
 
 
@@ -147,11 +150,11 @@ def is_weight_confirmed(context: PassContext) -> bool:
 
 
 def fresh_analysis(context: PassContext) -> observed.AnalysisResult | None:
-    """The observed analysis if it judges this revision over a window that began after the step's weight held.
+    """Return the observed analysis if it judges this revision over a window that began after the weight held.
 
-    Everything else is ignored: a judgement of an older revision, or one whose window includes time before
-    the current weight was in place, says nothing about the canary as it is now; and a window that ends
-    after `now` claims data that cannot exist yet.
+    Other analyses are ignored. A judgement of an older revision, or one whose window includes time
+    before the current weight was in place, is not evidence about the canary as it is now. A window
+    that ends after `now` claims data that cannot exist yet.
     """
     analysis = context.observations.analysis
     started = context.status.analysis_started_at

@@ -37,7 +37,11 @@ def _apply_one(current: context.PassContext, command: manual_commands.Command) -
     phase = current.status.phase
     by = command.issued_by or "an unnamed user"
     if command.revision is not None and command.revision != current.status.revision:
-        _ignore(current, command, why=f"it names revision {command.revision}, not {current.status.revision}")
+        _ignore(
+            current,
+            command,
+            explanation=f"it names revision {command.revision}, not {current.status.revision}",
+        )
         return
 
     if command.kind is Kind.ABORT and phase in _ABORTABLE:
@@ -53,7 +57,7 @@ def _apply_one(current: context.PassContext, command: manual_commands.Command) -
         steps_text = ",".join(str(weight) for weight in current.spec.steps)
         steps.start_rollout(current, reasons.RETRY_REQUESTED, by=by, steps=steps_text)
     else:
-        _ignore(current, command, why=f"the rollout is {phase}")
+        _ignore(current, command, explanation=f"the rollout is {phase}")
 
 
 def _resume(current: context.PassContext, *, by: str) -> None:
@@ -68,6 +72,6 @@ def _is_same_revision(current: context.PassContext) -> bool:
     return current.observations.canary.revision == current.status.revision
 
 
-def _ignore(current: context.PassContext, command: manual_commands.Command, *, why: str) -> None:
+def _ignore(current: context.PassContext, command: manual_commands.Command, *, explanation: str) -> None:
     by = command.issued_by or "an unnamed user"
-    current.note(reasons.COMMAND_IGNORED, command=command.kind.value, by=by, why=why)
+    current.note(reasons.COMMAND_IGNORED, command=command.kind.value, by=by, explanation=explanation)

@@ -1,4 +1,4 @@
-"""What the engine observed before a pass: workloads, the router's weight and the latest analysis.
+"""Observations made by the engine before a pass: workloads, the router's weight, the latest analysis.
 
 Layer 1 (pure logic). The engine fills an Observations from its caches and the metrics source; the
 decision core reads it and nothing else about the world.
@@ -64,7 +64,7 @@ class Observations(pydantic.BaseModel):
 
     model_config = _FROZEN
 
-    canary: WorkloadState  # the user's Deployment, which holds the canary's pod template
+    canary: WorkloadState  # the user's Deployment, whose pod template is the canary's
     primary: WorkloadState | None = None  # None until the bootstrap created the primary
     baseline: WorkloadState | None = None  # None when there is no baseline Deployment
     actual_weight: int | None = None  # canary percent the router reports; None when it could not be read

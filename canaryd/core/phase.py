@@ -10,7 +10,7 @@ import enum
 
 
 class Phase(enum.StrEnum):
-    """Where a Deployment's rollout stands."""
+    """Stage of a Deployment's rollout."""
 
     IDLE = "Idle"  # no rollout: the primary serves all traffic and the canary is scaled to zero
     INITIALIZING = (

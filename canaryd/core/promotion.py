@@ -1,8 +1,8 @@
 """Promotion decisions: the primary takes the canary's pod template, then all traffic.
 
 Layer 1 (pure logic). Success is declared only when the primary runs the canary's exact template (same
-revision hash) on every replica and the router reports all traffic on it; step weights play no part, so
-a schedule such as 3,7,33 promotes the same way as 25,50.
+revision hash) on every replica and the router reports all traffic on it. Step weights play no part,
+so a schedule such as 3,7,33 promotes the same way as 25,50.
 """
 
 from __future__ import annotations

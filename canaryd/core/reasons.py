@@ -1,9 +1,9 @@
 """Reasons for rollout transitions: one short constant per situation, paired with its message template.
 
-Layer 1 (pure logic). The reason goes into the status, the conditions and the Kubernetes Event; the
-message tells on-call what happened and, for Warnings, what to do. Templates take only values that do
-not change while the situation lasts (revision, step, weight, deadline), so that an Event is posted only
-when the situation really changes.
+Layer 1 (pure logic). The reason goes into the status, the conditions and the Kubernetes Event. The
+message describes what happened to on-call and, for Warnings, what to do. Templates take only values
+that do not change while the situation lasts (revision, step, weight, deadline), so that an Event is
+posted only when the situation really changes.
 """
 
 from __future__ import annotations
@@ -85,14 +85,13 @@ ANALYSIS_FAILED = Reason(
 DEADLINE_EXCEEDED = Reason(
     "DeadlineExceeded",
     "step {step}/{steps} did not pass within {deadline} (last verdict: {verdict}); "
-    "rolling back to revision {stable} as the inconclusive policy says",
+    "rolling back to revision {stable} (inconclusive policy: rollback)",
     _WARNING,
 )
 DEADLINE_PAUSED = Reason(
     "DeadlinePaused",
     "step {step}/{steps} did not pass within {deadline} (last verdict: {verdict}); "
-    "paused as the inconclusive "
-    "policy says: resume to try the step again, or abort",
+    "paused (inconclusive policy: pause). Resume to try the step again, or abort",
     _WARNING,
 )
 CANARY_UNAVAILABLE = Reason(
@@ -138,7 +137,7 @@ PROMOTE_REQUESTED = Reason(
 )
 PAUSE_REQUESTED = Reason("PauseRequested", "paused by {by} at step {step}/{steps} ({weight}%)")
 RESUMED = Reason("Resumed", "resumed by {by} at step {step}/{steps} ({weight}%) with a fresh deadline")
-COMMAND_IGNORED = Reason("CommandIgnored", "{command} from {by} ignored: {why}")
+COMMAND_IGNORED = Reason("CommandIgnored", "{command} from {by} ignored: {explanation}")
 
 
 def by_name(name: str) -> Reason | None:

@@ -1,10 +1,12 @@
 """Rollback decisions: return all traffic to the primary on its stable revision, then scale the canary away.
 
-Layer 1 (pure logic). A rollback can start in any phase of a rollout. What it must undo depends on that
-phase: before promotion only the weights changed; during promotion the primary's pod template changed
-too, so the primary is first returned to the stable revision. Traffic moves to the primary only once it
-has Ready pods of that revision, and the canary is scaled to zero only once the primary is fully Ready
-and the router reports all traffic on it, so the only healthy pods are never scaled away.
+Layer 1 (pure logic). A rollback can start in any phase of a rollout, and what it must undo depends on
+that phase. Before promotion only the weights changed. During promotion the primary's pod template
+changed too, so the primary is first returned to the stable revision.
+
+Traffic moves to the primary only once it has Ready pods of that revision. The canary is scaled to zero
+only once the primary is fully Ready and the router reports all traffic on it, so the only healthy pods
+are never scaled away.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 Layer 1 (pure logic). Each step goes through the same stages, and each stage can end the pass early:
 the canary (and baseline) becomes Ready, the router reports the step's weight, the analysis window opens,
-and a fresh judgement of this revision decides. A pass counts only when it covers the whole analysis
-window; a step without one by its deadline is decided by the inconclusive policy, never passed.
+and a fresh judgement of this revision decides. A pass verdict counts only when it covers the whole
+analysis window. A step with no such pass by its deadline is decided by the inconclusive policy, and
+is never passed.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ def start_rollout(current: context.PassContext, reason: reasons.Reason, **params
 def restart_for_new_revision(current: context.PassContext) -> None:
     """Restart the rollout at step 1 for the revision that replaced the one under analysis.
 
-    The canary's weight drops to the first step's at once (to 0 if the canary has no Ready pods of the new
-    template yet), and the analysis window opens again only after that weight is confirmed, so no
+    The canary's weight drops to the first step's at once, or to 0 if the canary has no Ready pods of
+    the new template yet. The analysis window opens again only after that weight is confirmed, so no
     judgement of the old revision or of the old weight is reused.
     """
     previous = current.status.revision

@@ -120,8 +120,8 @@ def _follow_new_revision(current: context.PassContext) -> None:
 
 
 def _restart_during_promotion(current: context.PassContext) -> None:
-    # The promoted revision passed every step. If the primary already runs it, it is the new stable
-    # revision; otherwise the half-done copy is undone, so the primary never runs an unfinished promotion.
+    # The promoted revision passed every step, so a primary that already runs it is the new stable
+    # revision. Otherwise the half-done copy is undone, because a primary must not keep a half promotion.
     primary = current.observations.primary
     if primary is not None and primary.revision == current.status.revision and primary.is_ready:
         current.update(stable_revision=current.status.revision)
@@ -171,13 +171,13 @@ def _finish(current: context.PassContext) -> Decision:
 def _conditions(current: context.PassContext) -> tuple[statuses.Condition, ...]:
     """Derive the conditions from the phase; a condition's transition time changes only when it flips."""
     phase = current.status.phase
-    wanted = {
+    truth_by_type = {
         "InvalidSpec": phase is Phase.INVALID,
         "Progressing": phase in phases.ACTIVE_PHASES or phase is Phase.INITIALIZING,
         "Paused": phase is Phase.PAUSED,
     }
     conditions = []
-    for condition_type, is_true in wanted.items():
+    for condition_type, is_true in truth_by_type.items():
         value = "True" if is_true else "False"
         previous = current.before.condition(condition_type)
         changed_at = (

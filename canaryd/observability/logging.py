@@ -1,8 +1,8 @@
 """structlog configuration: JSON lines for the daemon, readable console lines for the CLI.
 
 Layer 2 (adapters). Every engine and tool calls `configure` once at start-up and binds a rollout's keys
-with `bind_rollout`, so that each line about a rollout carries the same keys (namespace, rollout,
-revision, step, weight) whichever part of canaryd wrote it, and on-call can filter by them.
+with `bind_rollout` or `bind_status`. Each line about a rollout then carries the same keys (namespace,
+rollout, revision, step, weight), whichever part of canaryd wrote it, so on-call can filter by them.
 
 Event names are snake_case, subject then past-tense verb: `canary_weight_set`, `analysis_held`.
 """

@@ -133,7 +133,7 @@ _BY_FIELD = {annotation.field: annotation for annotation in ANNOTATIONS}
 
 
 def is_enabled(annotations: Mapping[str, str]) -> bool:
-    """Return whether the Deployment asks for canary rollouts; an unreadable value counts as not enabled."""
+    """Return whether `canaryd.io/enabled` is "true"; an invalid value counts as not enabled."""
     try:
         return bool(values.parse_bool(annotations.get(PREFIX + "enabled", "false")))
     except ValueError:
@@ -195,8 +195,8 @@ def _conflict_problems(
 
 
 def _construct_unvalidated(fields: dict[tuple[str, ...], Any]) -> settings.RolloutSpec:
-    # Each value was parsed alone already; defaults fill the rest, and no validator runs, so that
-    # settings.conflicts() can list every conflict rather than the first one a validator raises.
+    # Each value was parsed alone already and defaults fill the rest. No validator runs here, so that
+    # settings.conflicts() can list every conflict rather than only the first one a validator raises.
     def section(model: type[pydantic.BaseModel], prefix: tuple[str, ...], **children: Any) -> Any:
         own = {path[-1]: value for path, value in fields.items() if path[:-1] == prefix}
         defaults = {
@@ -223,7 +223,7 @@ def _validated_spec(fields: dict[tuple[str, ...], Any], *, source: str) -> setti
     try:
         return settings.RolloutSpec.model_validate(nested)
     except pydantic.ValidationError as error:
-        # Every check of the models is also made above with the keys' names, so this is a bug in canaryd;
-        # it is still reported as a spec problem rather than crashing the reconcile loop.
+        # The checks above cover every check of the models, so reaching this is a bug in canaryd. It is
+        # still reported as a spec problem, because crashing would stop the reconcile loop.
         problem = errors.SpecProblem(key=PREFIX + "*", value=None, message=f"invalid settings: {error}")
         raise errors.SpecError(source=source, problems=[problem]) from error

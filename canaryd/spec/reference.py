@@ -1,8 +1,8 @@
 """Render the annotation reference (docs/annotations.md) from the annotation table and the models.
 
-Layer 1 (pure logic). The descriptions come from the pydantic fields, the keys, defaults and examples
-from `canaryd.spec.annotations.ANNOTATIONS`; a test fails when the committed file differs from what this
-renders, so the reference cannot drift from the code. Regenerate it with:
+Layer 1 (pure logic). The descriptions come from the pydantic fields. The keys, defaults and examples
+come from `canaryd.spec.annotations.ANNOTATIONS`. A test fails when the committed file differs from what
+this module renders, so the reference cannot drift from the code. Regenerate it with:
 
     python -m canaryd.spec.reference > docs/annotations.md
 """

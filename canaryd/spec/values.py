@@ -2,7 +2,7 @@
 
 Layer 1 (pure logic). Annotation values are strings, and a standalone YAML file may write the same
 setting as a string or as a number, so each setting type has one parser here that both the
-annotation reader and the pydantic models use. Every parser raises ValueError whose message says
+annotation reader and the pydantic models use. Every parser raises a ValueError whose message states
 what is allowed, with an example, so that callers can prefix it with the key and the bad value.
 """
 
@@ -110,8 +110,8 @@ def _parse_weight_list(text: str) -> tuple[int, ...]:
 
 
 def _parse_weight(item: object) -> int:
-    # A weight of "5%" is accepted because people write percents that way; "2.5" is not, because
-    # routers take whole percents and silently rounding would change the schedule.
+    # A weight of "5%" is accepted because people write percents that way. "2.5" is rejected, because
+    # routers take whole percents and rounding it silently would change the schedule.
     if isinstance(item, bool):
         raise ValueError(f"expected {STEPS_ALLOWED}")
     if isinstance(item, int):
