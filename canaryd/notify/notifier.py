@@ -7,13 +7,15 @@ calls `notify` on rollout events. With no destinations configured, `notify` does
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from typing import Any
 
 import prometheus_client
 import structlog
 
-from canaryd.notify import config, notification, webhook
+from canaryd.core import status as core_status
+from canaryd.notify import config, notification, transitions, webhook
 
 _log = structlog.get_logger(__name__)
 
@@ -54,6 +56,24 @@ class Notifier:
         """Queue the notification on every matching destination; returns at once."""
         for sink in self._sinks:
             sink.send(message)
+
+    def notify_transition(
+        self,
+        *,
+        before: core_status.RolloutStatus,
+        after: core_status.RolloutStatus,
+        namespace: str,
+        deployment: str,
+        rollout: str,
+        step_count: int | None,
+        occurred_at: datetime.datetime,
+    ) -> None:
+        """Queue the notifications that the change from `before` to `after` calls for; returns at once."""
+        for message in transitions.notifications_for(
+            before=before, after=after, namespace=namespace, deployment=deployment, rollout=rollout,
+            step_count=step_count, occurred_at=occurred_at,
+        ):  # fmt: skip
+            self.notify(message)
 
     def close(self, *, timeout_seconds: float = 5.0) -> None:
         """Flush queued notifications for at most `timeout_seconds` in total, then stop every sink."""

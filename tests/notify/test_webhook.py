@@ -362,3 +362,24 @@ def test_send_after_close_is_dropped(
 
     assert receiver.bodies == []
     assert counter(registry, "canaryd_notifications_dropped_total", destination=target.name) == 1
+
+
+def test_notifier_sends_a_status_change(registry: prometheus_client.CollectorRegistry) -> None:
+    from tests.notify import test_transitions as cases
+
+    before = cases.status(cases.Phase.HOLDING, cases.step(0, 1, cases.PASS), cases.step(1, 5))
+    after = cases.status(
+        cases.Phase.ROLLING_BACK, cases.step(0, 1, cases.PASS), cases.step(1, 5, cases.FAIL), desired_weight=0
+    )
+    with receiver_module.Receiver() as receiver:
+        fan_out = notifier.Notifier(destinations=[destination(receiver.url)], registry=registry)
+        fan_out.notify_transition(
+            before=before, after=after, namespace="shop", deployment="web", rollout="web-1", step_count=2,
+            occurred_at=cases.NOW,
+        )  # fmt: skip
+
+        assert receiver.wait_for_requests(1, timeout_seconds=5) == 1
+        fan_out.close(timeout_seconds=2)
+
+    body = receiver.bodies[0]
+    assert (body["kind"], body["step"], body["weight"], body["verdict"]) == ("rolled_back", 2, 5, "fail")
