@@ -1,7 +1,7 @@
 """Properties of the decision core over random sequences of observations, commands and delays.
 
-Each example runs the core against a world whose workloads gain and lose Ready pods, whose router and
-primary may lag behind the actions, whose template changes at random, and whose judgements may be of
+Each example runs the core against a random world. Its workloads gain and lose Ready pods, its router
+and primary may lag behind the actions, and its template changes at random. Its judgements may be of
 the wrong revision, step or window. After every pass, the invariants below must hold.
 """
 
@@ -55,8 +55,8 @@ ticks = strategies.builds(
     advance_s=strategies.sampled_from([10, 30, 30, 60, 60, 120, 400]),
 )
 
-# Ticks in which the world cooperates and the canary passes, so that random runs also walk every step
-# and reach promotion; mixed with the hostile ticks above.
+# Ticks in which the world cooperates and the canary passes. Mixed with the hostile ticks above, they
+# let random runs also walk every step and reach promotion.
 friendly_ticks = strategies.builds(
     Tick,
     canary_pods=strategies.just("ready"),
@@ -260,7 +260,7 @@ def test_no_verdict_from_another_revision_is_used(spec, tick_list):
 
 @SETTINGS
 @hypothesis.given(spec=specs, tick_list=TICK_LISTS)
-def test_every_rollback_ends_with_all_traffic_on_ready_primary(spec, tick_list):
+def test_rollback_ends_on_ready_primary(spec, tick_list):
     for observations, _, before, decision in _run(spec, tick_list):
         if not (_entered(Phase.FAILED, before, decision) or _entered(Phase.ABORTED, before, decision)):
             continue

@@ -1,4 +1,4 @@
-"""Parsers of setting values: what each accepts, and the ValueError, saying what is allowed, for the rest."""
+"""Parsers of setting values: what each accepts, and the ValueError for everything else."""
 
 from __future__ import annotations
 
