@@ -8,16 +8,20 @@ calls `notify` on rollout events. With no destinations configured, `notify` does
 from __future__ import annotations
 
 import datetime
+import pathlib
 from collections.abc import Mapping
 from typing import Any
 
 import prometheus_client
 import structlog
+import yaml
 
 from canaryd.core import status as core_status
 from canaryd.notify import config, notification, transitions, webhook
 
 _log = structlog.get_logger(__name__)
+
+CONFIG_VARIABLE = "CANARYD_NOTIFY_CONFIG"
 
 
 class Notifier:
@@ -47,6 +51,20 @@ class Notifier:
         destinations = config.load_destinations(section=section, environ=environ)
         _log.info("notifier_configured", destinations=[destination.name for destination in destinations])
         return cls(destinations=destinations, registry=registry)
+
+    @classmethod
+    def from_environment(
+        cls, *, environ: Mapping[str, str], registry: prometheus_client.CollectorRegistry
+    ) -> Notifier:
+        """Build a notifier from the controller's environment, for `canaryd run`.
+
+        `CANARYD_NOTIFY_CONFIG` names a YAML file (a mounted ConfigMap, say) whose `notifications`
+        section lists the webhooks; `CANARYD_NOTIFY_WEBHOOK_URL` adds one more. Raises config.ConfigError
+        when the file is missing or invalid.
+        """
+        path = environ.get(CONFIG_VARIABLE)
+        section = _read_section(pathlib.Path(path)) if path else None
+        return cls.from_config(section=section, environ=environ, registry=registry)
 
     @property
     def destination_names(self) -> list[str]:
@@ -80,3 +98,19 @@ class Notifier:
         per_sink = timeout_seconds / max(1, len(self._sinks))
         for sink in self._sinks:
             sink.close(timeout_seconds=per_sink)
+
+
+def _read_section(path: pathlib.Path) -> Any:
+    try:
+        document = yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise config.ConfigError(
+            f"{CONFIG_VARIABLE}={path}: cannot read the file ({error.strerror})"
+        ) from None
+    except yaml.YAMLError as error:
+        raise config.ConfigError(f"{CONFIG_VARIABLE}={path}: not valid YAML ({error})") from None
+    if not isinstance(document, dict) or "notifications" not in document:
+        raise config.ConfigError(
+            f"{CONFIG_VARIABLE}={path}: expected a mapping with a 'notifications' section listing 'webhooks'"
+        )
+    return document["notifications"]

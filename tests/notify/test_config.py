@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import pathlib
+
+import prometheus_client
 import pytest
 
-from canaryd.notify import config, notification, payloads
+from canaryd.notify import config, notification, notifier, payloads
 
 SECRET_URL = "https://hooks.example.test/services/T000/B000/s3cr3t-token"
 
@@ -132,3 +135,36 @@ def test_invalid_config_is_rejected_with_the_key(section: dict, environ: dict, m
 
     assert message in str(raised.value)
     assert "s3cr3t" not in str(raised.value)
+
+
+def test_notifier_reads_the_config_file_named_in_the_environment(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "canaryd.yaml"
+    path.write_text(
+        "notifications:\n  webhooks:\n    - name: ops\n      url_env: OPS_URL\n      format: slack\n"
+    )
+    environ = {notifier.CONFIG_VARIABLE: str(path), "OPS_URL": SECRET_URL, config.URL_VARIABLE: SECRET_URL}
+
+    built = notifier.Notifier.from_environment(
+        environ=environ, registry=prometheus_client.CollectorRegistry()
+    )
+    built.close(timeout_seconds=1)
+
+    assert built.destination_names == ["ops", "env"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("webhooks: []\n", "expected a mapping with a 'notifications' section"),
+        ("notifications: [\n", "not valid YAML"),
+    ],
+    ids=["no-section", "bad-yaml"],
+)
+def test_notifier_rejects_an_invalid_config_file(tmp_path: pathlib.Path, text: str, message: str) -> None:
+    path = tmp_path / "canaryd.yaml"
+    path.write_text(text)
+
+    with pytest.raises(config.ConfigError, match=message):
+        notifier.Notifier.from_environment(
+            environ={notifier.CONFIG_VARIABLE: str(path)}, registry=prometheus_client.CollectorRegistry()
+        )
