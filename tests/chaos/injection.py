@@ -41,7 +41,7 @@ MATCHERS = (
     'namespace="{{ namespace }}"',
     f'namespace="{{{{ namespace }}}}", namespace="{VICTIM}"',
     'app=~"{{ pod_regex }}|.*"',
-    f'namespace=~"(?i)BANK"',
+    'namespace=~"(?i)BANK"',
     'namespace=~"b.*"',
 )
 
