@@ -12,7 +12,13 @@ from canaryd.core import phase as phases
 
 
 def is_needed(current: context.PassContext) -> bool:
-    """True when no primary exists yet and no rollout depends on one, or a bootstrap is under way."""
+    """True when no primary exists yet and no rollout depends on one, or a bootstrap is under way.
+
+    A primary deleted after a Failed or Aborted rollout is also re-created from the Deployment, whose
+    template is then the rolled-back revision.
+    """
+    # LIMITATION: re-creating a deleted primary uses the Deployment's current template, even when that is
+    # a rolled-back revision (goes away when the adapter keeps the stable template outside the primary).
     if current.status.phase is phases.Phase.INITIALIZING:
         return True
     return current.observations.primary is None and current.status.phase in phases.SETTLED_PHASES

@@ -55,23 +55,20 @@ def restart_for_new_revision(current: context.PassContext) -> None:
     current.start_step(0)
 
     first = current.spec.steps[0]
-    if current.status.desired_weight > first:
-        target = first if current.observations.canary.has_ready_pods else 0
-        context.route(current, canary=target)
+    target = first if current.observations.canary.has_ready_pods else 0
+    context.route(current, canary=min(target, current.status.desired_weight))
     current.move(phases.Phase.PROGRESSING, reasons.REVISION_CHANGED, previous=previous, **_params(current))
 
 
 def progress(current: context.PassContext) -> None:
     """Advance the current step by one stage, or decide it."""
+    _realign_with_schedule(current)
     index = current.status.step_index
     if index >= current.step_count:
         promotion.start(current, reasons.PROMOTING)
         return
     if _is_past_deadline(current):
         _apply_inconclusive_policy(current)
-        return
-    if _has_lost_canary(current):
-        rollback.start(current, reasons.CANARY_UNAVAILABLE, weight=current.status.desired_weight)
         return
 
     if not _are_rollout_workloads_ready(current):
@@ -154,14 +151,33 @@ def _is_past_deadline(current: context.PassContext) -> bool:
     return started is not None and current.now - started >= current.spec.analysis.deadline
 
 
-def _has_lost_canary(current: context.PassContext) -> bool:
-    # Only once the step's weight was confirmed: while a new template rolls out, the canary has no Ready
-    # pods of it yet, and that is waiting, not a failure.
-    return (
-        current.status.analysis_started_at is not None
-        and current.status.desired_weight > 0
-        and not current.observations.canary.has_ready_pods
+def has_lost_canary(current: context.PassContext) -> bool:
+    """True when the canary receives traffic but has no Ready pods of its template left."""
+    return current.status.desired_weight > 0 and not current.observations.canary.has_ready_pods
+
+
+def _realign_with_schedule(current: context.PassContext) -> None:
+    # The steps may have been edited during the rollout. The rollout goes back to the first step of the
+    # current schedule without a pass at its weight, so promotion always follows a pass at every step.
+    index = current.status.step_index
+    first_unpassed = _first_unpassed_step(current)
+    current_record = current.status.step_record(index)
+    is_current_step_valid = (
+        index < current.step_count
+        and current_record is not None
+        and current_record.weight == current.spec.steps[index]
     )
+    if first_unpassed is None or (first_unpassed == index and is_current_step_valid):
+        return
+    current.start_step(first_unpassed)
+
+
+def _first_unpassed_step(current: context.PassContext) -> int | None:
+    for index, weight in enumerate(current.spec.steps):
+        record = current.status.step_record(index)
+        if record is None or record.weight != weight or record.verdict is not verdicts.Verdict.PASS:
+            return index
+    return None
 
 
 def _are_rollout_workloads_ready(current: context.PassContext) -> bool:

@@ -10,7 +10,8 @@ Stages, in order:
   3. a Deployment without a primary is bootstrapped;
   4. manual commands are applied;
   5. a new pod template starts a rollout, or restarts the one in progress;
-  6. a failing judgement of this revision rolls back, from any phase of a rollout;
+  6. a failing judgement of this revision, or a canary left with no Ready pods while it receives
+     traffic, rolls back from any phase of a rollout;
   7. the phase's own decision advances the rollout by one stage.
 """
 
@@ -66,7 +67,7 @@ def decide(
         return _finish(current)
     manual.apply(current, commands)
     _follow_new_revision(current)
-    _roll_back_on_failed_analysis(current)
+    _roll_back_on_failure(current)
     _drive_phase(current)
     return _finish(current)
 
@@ -130,10 +131,18 @@ def _restart_during_promotion(current: context.PassContext) -> None:
     steps.restart_for_new_revision(current)
 
 
-def _roll_back_on_failed_analysis(current: context.PassContext) -> None:
-    """Roll back on a failing judgement of this revision, in any phase that still sends the canary traffic."""
-    if current.status.phase not in (Phase.PROGRESSING, Phase.HOLDING, Phase.PAUSED, Phase.PROMOTING):
+def _roll_back_on_failure(current: context.PassContext) -> None:
+    """Roll back on a failing judgement or a canary without Ready pods, in any phase that sends it traffic."""
+    phase = current.status.phase
+    if phase not in (Phase.PROGRESSING, Phase.HOLDING, Phase.PAUSED, Phase.PROMOTING):
         return
+
+    # During promotion the canary passed every step; losing its pods then is no evidence against it, and
+    # the promotion moves its traffic to the primary anyway.
+    if phase is not Phase.PROMOTING and steps.has_lost_canary(current):
+        rollback.start(current, reasons.CANARY_UNAVAILABLE, weight=current.status.desired_weight)
+        return
+
     analysis = context.fresh_analysis(current)
     if analysis is None or not context.is_failed(analysis):
         return

@@ -642,3 +642,57 @@ def test_template_back_to_primary_revision_starts_no_rollout():
     assert world.status.phase is Phase.IDLE
     assert world.status.reason == "TemplateMatchesPrimary"
     assert actions_of(decision, core.ScaleCanary) == []
+
+
+# Edge cases found by reading the transitions
+
+
+def test_new_revision_at_first_step_waits_instead_of_rolling_back():
+    world = World(spec=make_spec(steps="1,5")).start_rollout().reach_analysis(step_index=0)
+    world.push_revision(NEWER)
+
+    decision = world.run()
+
+    assert world.status.phase is Phase.PROGRESSING
+    assert world.status.desired_weight == 0
+    assert actions_of(decision, core.SetWeight) == [core.SetWeight(canary=0)]
+
+
+def test_canary_losing_ready_pods_while_paused_rolls_back():
+    world = World(spec=make_spec(steps="5,20")).start_rollout().reach_analysis(step_index=1)
+    world.run(commands=(command(core.CommandKind.PAUSE, world.now),))
+    world.canary = world.canary.model_copy(update={"ready_replicas": 0})
+
+    world.run()
+
+    assert world.status.phase is Phase.ROLLING_BACK
+    assert world.status.reason == "CanaryUnavailable"
+
+
+@pytest.mark.parametrize(
+    "new_steps, step_index, weight",
+    [
+        pytest.param("2,5,25", 0, 2, id="first-weight-changed"),
+        pytest.param("1,5,30", 2, 30, id="current-weight-changed"),
+        pytest.param("1,10,25", 1, 10, id="passed-weight-changed"),
+    ],
+)
+def test_edited_steps_restart_at_first_unpassed_step(new_steps, step_index, weight):
+    world = World(spec=make_spec(steps="1,5,25")).start_rollout().reach_analysis(step_index=2)
+    world.spec = make_spec(steps=new_steps)
+
+    world.run()
+
+    assert world.status.step_index == step_index
+    assert world.status.desired_weight == weight
+    assert world.status.analysis_started_at is None
+
+
+def test_edited_steps_already_passed_promote():
+    world = World(spec=make_spec(steps="1,5,25")).start_rollout().reach_analysis(step_index=2)
+    world.spec = make_spec(steps="1,5")
+
+    decision = world.run()
+
+    assert world.status.phase is Phase.PROMOTING
+    assert actions_of(decision, core.CopyTemplateToPrimary) == [core.CopyTemplateToPrimary(revision=NEW)]
