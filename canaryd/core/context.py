@@ -12,7 +12,8 @@ import datetime
 import math
 
 from canaryd import verdicts
-from canaryd.core import actions, observed, reasons
+from canaryd.core import actions as core_actions
+from canaryd.core import observed, reasons
 from canaryd.core import phase as phases
 from canaryd.core import status as statuses
 from canaryd.spec import settings, values
@@ -27,12 +28,12 @@ class PassContext:
     now: datetime.datetime
     before: statuses.RolloutStatus
     status: statuses.RolloutStatus
-    actions: list[actions.Action] = dataclasses.field(default_factory=list)
+    actions: list[core_actions.Action] = dataclasses.field(default_factory=list)
 
     def update(self, **fields: object) -> None:
         self.status = self.status.model_copy(update=fields)
 
-    def act(self, action: actions.Action) -> None:
+    def act(self, action: core_actions.Action) -> None:
         self.actions.append(action)
 
     def move(self, phase: phases.Phase, reason: reasons.Reason, **params: object) -> None:
@@ -50,17 +51,21 @@ class PassContext:
             self.update(phase_changed_at=self.now)
         self.update(phase=phase, reason=reason.name, message=message)
         if is_change and not self._has_event(reason.name, message):
-            self.act(actions.RecordEvent(type=reason.event_type, reason=reason.name, message=message))
+            self.act(core_actions.RecordEvent(type=reason.event_type, reason=reason.name, message=message))
 
     def note(self, reason: reasons.Reason, **params: object) -> None:
         """Post an Event that changes no status, such as an ignored command."""
         self.act(
-            actions.RecordEvent(type=reason.event_type, reason=reason.name, message=reason.render(**params))
+            core_actions.RecordEvent(
+                type=reason.event_type, reason=reason.name, message=reason.render(**params)
+            )
         )
 
     def _has_event(self, reason: str, message: str) -> bool:
         return any(
-            isinstance(action, actions.RecordEvent) and action.reason == reason and action.message == message
+            isinstance(action, core_actions.RecordEvent)
+            and action.reason == reason
+            and action.message == message
             for action in self.actions
         )
 
@@ -139,7 +144,7 @@ def route(context: PassContext, *, canary: int) -> bool:
     if canary + baseline < 100 and (observations.primary is None or not observations.primary.has_ready_pods):
         return False
 
-    context.act(actions.SetWeight(canary=canary, baseline=baseline))
+    context.act(core_actions.SetWeight(canary=canary, baseline=baseline))
     context.update(desired_weight=canary, desired_baseline_weight=baseline)
     return True
 

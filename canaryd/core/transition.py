@@ -21,7 +21,8 @@ import dataclasses
 import datetime
 from collections.abc import Sequence
 
-from canaryd.core import actions, bootstrap, context, manual, observed, promotion, reasons, rollback, steps
+from canaryd.core import actions as core_actions
+from canaryd.core import bootstrap, context, manual, observed, promotion, reasons, rollback, steps
 from canaryd.core import commands as manual_commands
 from canaryd.core import phase as phases
 from canaryd.core import status as statuses
@@ -35,11 +36,11 @@ class Decision:
     """The outcome of one pass: the status to store and the actions to apply first, in order."""
 
     status: statuses.RolloutStatus
-    actions: tuple[actions.Action, ...]
+    actions: tuple[core_actions.Action, ...]
 
     @property
-    def events(self) -> tuple[actions.RecordEvent, ...]:
-        return tuple(action for action in self.actions if isinstance(action, actions.RecordEvent))
+    def events(self) -> tuple[core_actions.RecordEvent, ...]:
+        return tuple(action for action in self.actions if isinstance(action, core_actions.RecordEvent))
 
 
 def decide(
@@ -127,7 +128,7 @@ def _restart_during_promotion(current: context.PassContext) -> None:
     if primary is not None and primary.revision == current.status.revision and primary.is_ready:
         current.update(stable_revision=current.status.revision)
     elif current.status.stable_revision is not None:
-        current.act(actions.RestorePrimary(revision=current.status.stable_revision))
+        current.act(core_actions.RestorePrimary(revision=current.status.stable_revision))
     steps.restart_for_new_revision(current)
 
 

@@ -124,7 +124,9 @@ def bind_status(
 
 def _order_rollout_keys(logger: Any, method_name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     # The rollout keys come right after the event name, so lines about one rollout line up when read.
-    ordered = {key: event_dict.pop(key) for key in ("timestamp", "level", "event") if key in event_dict}
+    ordered: dict[str, Any] = {
+        key: event_dict.pop(key) for key in ("timestamp", "level", "event") if key in event_dict
+    }
     ordered.update({key: event_dict.pop(key) for key in ROLLOUT_KEYS if key in event_dict})
     ordered.update(event_dict)
     return ordered

@@ -1,7 +1,7 @@
 """Render the annotation reference (docs/annotations.md) from the annotation table and the models.
 
 Layer 1 (pure logic). The descriptions come from the pydantic fields. The keys, defaults and examples
-come from `canaryd.spec.annotations.ANNOTATIONS`. A test fails when the committed file differs from what
+come from `canaryd.spec.annotation_table.ANNOTATIONS`. A test fails when the committed file differs from what
 this module renders, so the reference cannot drift from the code. Regenerate it with:
 
     python -m canaryd.spec.reference > docs/annotations.md
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import pydantic
 
-from canaryd.spec import annotations, settings
+from canaryd.spec import annotations as annotation_table
+from canaryd.spec import settings
 
 _HEADER = """\
 # Annotation reference
@@ -51,7 +52,7 @@ def field_description(path: tuple[str, ...]) -> str:
 def render_annotation_reference() -> str:
     """Render the whole Markdown reference of the `canaryd.io/*` annotations."""
     rows = []
-    for annotation in annotations.ANNOTATIONS:
+    for annotation in annotation_table.ANNOTATIONS:
         default = f"`{annotation.default}`" if annotation.default else "(none)"
         description = field_description(annotation.field).replace("|", "\\|")
         rows.append(f"| `{annotation.key}` | {default} | `{annotation.example}` | {description} |")
