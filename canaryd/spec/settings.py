@@ -23,7 +23,7 @@ from canaryd.spec import values
 
 # The metric presets that `canaryd.metrics` implements. The spec may not import the metrics package (it
 # sits in a higher layer), so the names are listed here and a metrics test checks that they match.
-METRIC_PRESETS: tuple[str, ...] = ("http", "istio", "envoy")
+METRIC_PRESETS: tuple[str, ...] = ("http", "istio", "envoy", "ingress-nginx")
 DEFAULT_METRIC_PRESET = "http"
 
 # With a baseline, the baseline receives the same share as the canary, so the canary can have at most half.

@@ -117,7 +117,12 @@ def test_other_prefixes_are_ignored():
         pytest.param(
             "inconclusive-policy", "promote", "expected one of rollback, pause", id="policy-promote"
         ),
-        pytest.param("metric-preset", "datadog", "expected one of http, istio, envoy", id="preset-unknown"),
+        pytest.param(
+            "metric-preset",
+            "datadog",
+            "expected one of http, istio, envoy, ingress-nginx",
+            id="preset-unknown",
+        ),
         pytest.param("router", "haproxy", "standalone mode", id="router-haproxy"),
         pytest.param("router", "nginx", "expected one of gateway-api, replica-ratio", id="router-unknown"),
         pytest.param("httproute", "Web Route", "a Kubernetes object name", id="httproute-bad-name"),
