@@ -1,4 +1,4 @@
-"""What a notification says: one rollout event with the numbers behind it.
+"""The content of a notification: one rollout event with the numbers behind it.
 
 Part of `canaryd.notify` (layer 2). The controller fills a `Notification`; `payloads` renders it
 for each receiver format. It imports only `canaryd.verdicts`, so a notification carries the same
@@ -15,7 +15,7 @@ from canaryd import verdicts
 
 
 class NotificationKind(enum.StrEnum):
-    """The rollout events that people are told about."""
+    """The rollout events that canaryd sends notifications for."""
 
     STARTED = "started"  # a new revision began its canary steps
     STEP_PASSED = "step_passed"  # a step's analysis passed and traffic moves to the next weight

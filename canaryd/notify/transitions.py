@@ -1,4 +1,4 @@
-"""Which notifications a reconcile pass calls for: compare the status before and after the decision.
+"""Notifications for one reconcile pass, found by comparing the status before and after the decision.
 
 Part of `canaryd.notify` (layer 2); reads the decision core's `RolloutStatus` (layer 1). A notification
 goes out only when something changed between the two statuses, so a rollout that holds for an hour

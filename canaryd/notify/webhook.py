@@ -89,7 +89,10 @@ class WebhookSink:
         self._worker.start()
 
     def send(self, message: notification.Notification) -> None:
-        """Queue a notification for sending, or drop and count it when the queue is full. Never blocks."""
+        """Queue a notification for sending, or drop and count it when the queue is full.
+
+        It never waits for the receiver: `put_nowait` on the bounded queue returns at once.
+        """
         if message.kind not in self.destination.kinds:
             return
         if self._closing.is_set():
