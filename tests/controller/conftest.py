@@ -28,7 +28,9 @@ ANNOTATIONS = {
 }
 
 
-def deployment_body(*, image: str = GOOD_IMAGE, replicas: int = 4, annotations: dict[str, str] | None = None) -> dict:
+def deployment_body(
+    *, image: str = GOOD_IMAGE, replicas: int = 4, annotations: dict[str, str] | None = None
+) -> dict:
     labels = {"app": APP}
     return {
         "apiVersion": "apps/v1",
@@ -96,27 +98,38 @@ class Rig:
 
     def new_controller(self, identity: str) -> support.ControllerProcess:
         return support.ControllerProcess(
-            kubeconfig=self.kubeconfig, namespace=self.namespace, prometheus_url=self.prometheus_url,
-            workdir=self.workdir, identity=identity,
+            kubeconfig=self.kubeconfig,
+            namespace=self.namespace,
+            prometheus_url=self.prometheus_url,
+            workdir=self.workdir,
+            identity=identity,
         )
 
     def deployment(self, name: str = APP) -> dict[str, Any]:
-        return self.api_client.sanitize_for_serialization(self.apps.read_namespaced_deployment(name, self.namespace))
+        return self.api_client.sanitize_for_serialization(
+            self.apps.read_namespaced_deployment(name, self.namespace)
+        )
 
     def set_image(self, image: str) -> None:
         patch = {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": image}]}}}}
         self.apps.patch_namespaced_deployment(APP, self.namespace, patch)
 
     def route(self) -> dict[str, Any]:
-        return self.custom.get_namespaced_custom_object(*support.GATEWAY[:2], self.namespace, support.GATEWAY[2], APP)
+        return self.custom.get_namespaced_custom_object(
+            *support.GATEWAY[:2], self.namespace, support.GATEWAY[2], APP
+        )
 
     def weights(self) -> tuple[int | None, int | None]:
         refs = self.route()["spec"]["rules"][1]["backendRefs"]
         return refs[0].get("weight"), refs[1].get("weight")
 
     def rollouts(self) -> list[dict[str, Any]]:
-        listing = self.custom.list_namespaced_custom_object(*support.ROLLOUTS[:2], self.namespace, support.ROLLOUTS[2])
-        return sorted(listing["items"], key=lambda item: int(item["metadata"]["labels"]["canaryd.io/attempt"]))
+        listing = self.custom.list_namespaced_custom_object(
+            *support.ROLLOUTS[:2], self.namespace, support.ROLLOUTS[2]
+        )
+        return sorted(
+            listing["items"], key=lambda item: int(item["metadata"]["labels"]["canaryd.io/attempt"])
+        )
 
     def rollout(self, attempt: int) -> dict[str, Any] | None:
         name = f"{APP}-{attempt}"
@@ -134,7 +147,9 @@ class Rig:
             return None
 
         try:
-            return support.wait_for(reached, timeout=timeout, message=f"{APP}-{attempt} in phase {sorted(phases)}")
+            return support.wait_for(
+                reached, timeout=timeout, message=f"{APP}-{attempt} in phase {sorted(phases)}"
+            )
         except AssertionError as error:
             rollout = self.rollout(attempt)
             status = (rollout or {}).get("status", {})
@@ -157,8 +172,12 @@ def rig(workload_cluster, kube_api_client, kubeconfig, namespace, tmp_path) -> I
     apps.create_namespaced_deployment(namespace, deployment_body())
 
     traffic = support.PodTraffic(
-        api_client=kube_api_client, namespace=namespace, route=APP, backends=("web-primary", "web-canary"),
-        requests_per_second=1000.0, error_ratio_by_image={"bad": 0.3},
+        api_client=kube_api_client,
+        namespace=namespace,
+        route=APP,
+        backends=("web-primary", "web-canary"),
+        requests_per_second=1000.0,
+        error_ratio_by_image={"bad": 0.3},
     )
     watcher = support.RouteWatcher(api_client=kube_api_client, namespace=namespace, route=APP)
     traffic.start()
@@ -169,8 +188,14 @@ def rig(workload_cluster, kube_api_client, kubeconfig, namespace, tmp_path) -> I
             kubeconfig=kubeconfig, namespace=namespace, prometheus_url=server.url, workdir=tmp_path
         )
         rig = Rig(
-            namespace=namespace, api_client=kube_api_client, kubeconfig=kubeconfig, prometheus_url=server.url,
-            workdir=tmp_path, controller=controller, traffic=traffic, route_watcher=watcher,
+            namespace=namespace,
+            api_client=kube_api_client,
+            kubeconfig=kubeconfig,
+            prometheus_url=server.url,
+            workdir=tmp_path,
+            controller=controller,
+            traffic=traffic,
+            route_watcher=watcher,
         )
         try:
             controller.start()

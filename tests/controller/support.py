@@ -59,7 +59,12 @@ class ControllerProcess:
     """`canaryd run` on the test cluster, watching one namespace, with short timings for tests."""
 
     def __init__(
-        self, *, kubeconfig: pathlib.Path, namespace: str, prometheus_url: str, workdir: pathlib.Path,
+        self,
+        *,
+        kubeconfig: pathlib.Path,
+        namespace: str,
+        prometheus_url: str,
+        workdir: pathlib.Path,
         identity: str = "canaryd-test-0",
     ) -> None:
         self.port = free_port()
@@ -143,9 +148,16 @@ class PodTraffic:
     """Per-pod request counters driven by the HTTPRoute's weights, served for Prometheus."""
 
     def __init__(
-        self, *, api_client: kubernetes.client.ApiClient, namespace: str, route: str,
-        backends: tuple[str, str], requests_per_second: float, error_ratio_by_image: dict[str, float],
-        latency_seconds: float = 0.01, max_seconds: float = 600.0,
+        self,
+        *,
+        api_client: kubernetes.client.ApiClient,
+        namespace: str,
+        route: str,
+        backends: tuple[str, str],
+        requests_per_second: float,
+        error_ratio_by_image: dict[str, float],
+        latency_seconds: float = 0.01,
+        max_seconds: float = 600.0,
     ) -> None:
         self.core = kubernetes.client.CoreV1Api(api_client)
         self.custom = kubernetes.client.CustomObjectsApi(api_client)
@@ -224,7 +236,9 @@ class PodTraffic:
                     pods = endpoints.get(backend) or []
                     for pod, image in pods:
                         served = self.rate * elapsed * weight / total_weight / len(pods)
-                        ratio = next((r for marker, r in self.error_ratio_by_image.items() if marker in image), 0.0)
+                        ratio = next(
+                            (r for marker, r in self.error_ratio_by_image.items() if marker in image), 0.0
+                        )
                         self.requests[pod] = self.requests.get(pod, 0.0) + served
                         self.errors[pod] = self.errors.get(pod, 0.0) + served * ratio
 
@@ -287,8 +301,12 @@ class RouteWatcher:
 
     def _run(self) -> None:
         stream = self._watch.stream(
-            self.custom.list_namespaced_custom_object, *GATEWAY[:2], self.namespace, GATEWAY[2],
-            field_selector=f"metadata.name={self.route}", timeout_seconds=600,
+            self.custom.list_namespaced_custom_object,
+            *GATEWAY[:2],
+            self.namespace,
+            GATEWAY[2],
+            field_selector=f"metadata.name={self.route}",
+            timeout_seconds=600,
         )
         try:
             for event in stream:

@@ -15,8 +15,13 @@ from canaryd.kube import api
         (api.DEPLOYMENTS, "shop", None, "", "/apis/apps/v1/namespaces/shop/deployments"),
         (api.DEPLOYMENTS, None, None, "", "/apis/apps/v1/deployments"),
         (api.SERVICES, "shop", "web", "", "/api/v1/namespaces/shop/services/web"),
-        (api.CANARY_ROLLOUTS, "shop", "web-1", "status",
-         "/apis/canaryd.io/v1alpha1/namespaces/shop/canaryrollouts/web-1/status"),
+        (
+            api.CANARY_ROLLOUTS,
+            "shop",
+            "web-1",
+            "status",
+            "/apis/canaryd.io/v1alpha1/namespaces/shop/canaryrollouts/web-1/status",
+        ),
     ],
     ids=["collection", "all-namespaces", "core-group-object", "status-subresource"],
 )
