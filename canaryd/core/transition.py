@@ -56,6 +56,8 @@ def decide(
     `spec` is the parsed spec, or the SpecError its annotations raised. `now` must be timezone-aware and
     is the only clock the decision reads.
     """
+    if now.tzinfo is None:
+        raise ValueError(f"decide() needs a timezone-aware `now`, got the naive datetime {now.isoformat()}")
     if isinstance(spec, errors.SpecError):
         return _decide_invalid_spec(spec, status=status, observations=observations, now=now)
 

@@ -696,3 +696,25 @@ def test_edited_steps_already_passed_promote():
 
     assert world.status.phase is Phase.PROMOTING
     assert actions_of(decision, core.CopyTemplateToPrimary) == [core.CopyTemplateToPrimary(revision=NEW)]
+
+
+def test_naive_now_is_rejected():
+    world = World(spec=make_spec())
+
+    with pytest.raises(ValueError, match="timezone-aware"):
+        core.decide(
+            spec=world.spec,
+            status=world.status,
+            observations=world.observe(),
+            now=datetime.datetime(2026, 1, 1),
+        )
+
+
+def test_same_inputs_give_same_decision():
+    world = World(spec=make_spec(steps="5,20")).start_rollout().reach_analysis(step_index=0)
+    observations = world.observe(world.analysis(Verdict.INCONCLUSIVE))
+
+    first = core.decide(spec=world.spec, status=world.status, observations=observations, now=world.now)
+    second = core.decide(spec=world.spec, status=world.status, observations=observations, now=world.now)
+
+    assert first == second
