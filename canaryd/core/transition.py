@@ -140,8 +140,8 @@ def _roll_back_on_failure(current: context.PassContext) -> None:
     if phase not in (Phase.PROGRESSING, Phase.HOLDING, Phase.PAUSED, Phase.PROMOTING):
         return
 
-    # During promotion the canary passed every step; losing its pods then is no evidence against it, and
-    # the promotion moves its traffic to the primary anyway.
+    # During promotion the canary has passed every step, so losing its pods is no evidence against it.
+    # The promotion moves its traffic to the primary anyway.
     if phase is not Phase.PROMOTING and steps.has_lost_canary(current):
         rollback.start(current, reasons.CANARY_UNAVAILABLE, weight=current.status.desired_weight)
         return
