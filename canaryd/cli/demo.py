@@ -20,6 +20,7 @@ import rich.table
 import rich.text
 
 from canaryd.cli import report as report_command
+from canaryd.core import phase as phases
 from canaryd.demo import scenario
 from canaryd.demo import supervisor as supervision
 from canaryd.observability import logging as observability_logging
@@ -61,7 +62,8 @@ class ProgressView:
         weight = "?" if report.actual_weight is None else f"{report.actual_weight}%"
         self.headline = f"{status.phase.value}: {status.message}"
         row = self.rows.setdefault(step, {"verdict": "", "reason": ""})
-        if status.step_index < len(self.steps):
+        # Counts after a rollback or promotion belong to no step, so they do not overwrite the last one.
+        if status.phase in phases.ANALYSING_PHASES:
             row.update(
                 weight=weight,
                 canary=str(report.canary_requests),

@@ -13,8 +13,9 @@ from canaryd.demo import supervisor as supervision
 from canaryd.routers import haproxy as haproxy_router
 
 BACKEND = "app"
-PRIMARY_SERVER = "primary"
-CANARY_SERVER = "canary"
+# Server names double as revisions in the standalone mode's messages ("revision v2 rolled back").
+PRIMARY_SERVER = "v1"
+CANARY_SERVER = "v2"
 
 
 @dataclasses.dataclass(frozen=True)

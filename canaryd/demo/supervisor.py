@@ -54,9 +54,15 @@ class TerminationRequested(BaseException):
     """SIGTERM or SIGHUP arrived; raised like KeyboardInterrupt so cleanup runs."""
 
 
+# Debian installs haproxy in /usr/sbin, which is not on an ordinary user's PATH.
+SYSTEM_BINARY_DIRS = ("/usr/local/sbin", "/usr/sbin", "/sbin")
+
+
 def require_tool(name: str) -> str:
     """Return the path of an external program, or raise naming the command that installs it."""
     path = shutil.which(name)
+    if path is None:
+        path = shutil.which(name, path=os.pathsep.join(SYSTEM_BINARY_DIRS))
     if path is None:
         hint = INSTALL_HINTS.get(name, f"install {name}")
         raise MissingToolError(

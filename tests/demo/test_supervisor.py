@@ -66,6 +66,7 @@ def test_early_exit_reports_log_tail(tmp_path):
 
 def test_missing_tool_says_how_to_install(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr(supervision, "SYSTEM_BINARY_DIRS", ())
 
     with pytest.raises(supervision.MissingToolError, match="apt-get install haproxy"):
         supervision.require_tool("haproxy")
@@ -77,3 +78,10 @@ def test_log_file_is_in_workdir(tmp_path):
         process.popen.wait(timeout=5)
 
     assert pathlib.Path(tmp_path / "echo.log").read_text() == "hello\n"
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/sbin/haproxy"), reason="needs Debian's haproxy in /usr/sbin")
+def test_tool_in_sbin_is_found_without_it_on_path(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+
+    assert supervision.require_tool("haproxy").endswith("/sbin/haproxy")

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 
 import pytest
 import yaml
 
+from canaryd import verdicts
+from canaryd.controller import records as controller_records
+from canaryd.core import phase, status
 from canaryd.report import sources
+from canaryd.spec import settings
 from canaryd.standalone import record as rollout_record
 from tests.report import records
 
@@ -88,3 +93,36 @@ def test_other_object_is_rejected_with_hint(tmp_path):
 
     with pytest.raises(sources.SourceError, match="kubectl get canaryrollout NAME -o yaml"):
         sources.load(path)
+
+
+def test_controller_encoded_status_is_read(tmp_path):
+    started = datetime.datetime(2027, 1, 15, 8, 0, tzinfo=datetime.UTC)
+    judgement = verdicts.Judgement(
+        verdict=verdicts.Verdict.PASS, reason="pass over 12 intervals", intervals_used=12
+    )
+    core_status = status.RolloutStatus(
+        phase=phase.Phase.SUCCEEDED,
+        revision="7f9c",
+        started_at=started,
+        phase_changed_at=started + datetime.timedelta(minutes=6),
+        steps=(
+            status.StepRecord(
+                index=0, weight=1, started_at=started, verdict=verdicts.Verdict.PASS, judgement=judgement
+            ),
+        ),
+    )
+    spec = settings.RolloutSpec(enabled=True, steps=(1,))
+    document = {
+        "kind": "CanaryRollout",
+        "metadata": {"name": "web-4", "namespace": "shop"},
+        "spec": {"steps": [1]},
+        "status": controller_records.encode_status(core_status, spec=spec, routed_weight=0),
+    }
+    path = tmp_path / "web-4.json"
+    path.write_text(json.dumps(document))
+
+    loaded = sources.load(path)
+
+    assert loaded.outcome is rollout_record.Outcome.PROMOTED
+    assert loaded.analyses[0].judgement == judgement
+    assert loaded.finished_at - loaded.started_at == pytest.approx(360)

@@ -58,9 +58,9 @@ def test_set_weight_rejects_out_of_range(router, weight):
 def test_server_stats_list_both_servers(router):
     stats = router.server_stats()
 
-    assert set(stats) == {"primary", "canary"}
-    assert stats["primary"].weight == 100
-    assert stats["canary"].weight == 0
+    assert set(stats) == {"v1", "v2"}
+    assert stats["v1"].weight == 100
+    assert stats["v2"].weight == 0
 
 
 @pytest.mark.parametrize("weight", [10, 30, 50], ids=lambda weight: f"{weight}pct")
@@ -71,8 +71,8 @@ def test_canary_share_follows_weight(balancer, router, weight):
     bodies = [httpx.get(balancer.url, timeout=5.0).text for _ in range(200)]
 
     after = router.server_stats()
-    canary_selected = after["canary"].selected - before["canary"].selected
-    primary_selected = after["primary"].selected - before["primary"].selected
+    canary_selected = after["v2"].selected - before["v2"].selected
+    primary_selected = after["v1"].selected - before["v1"].selected
     assert canary_selected + primary_selected == 200
     # Weighted round robin interleaves the servers deterministically, so 200 requests land within a
     # few requests of the exact share.
@@ -84,20 +84,20 @@ def test_unknown_backend_is_rejected(balancer):
     router = haproxy.HAProxyRouter(
         socket_path=str(balancer.socket_path),
         backend="nope",
-        primary_server="primary",
-        canary_server="canary",
+        primary_server="v1",
+        canary_server="v2",
     )
 
-    with pytest.raises(haproxy.RuntimeCommandError, match="server nope/primary: No such backend"):
+    with pytest.raises(haproxy.RuntimeCommandError, match="server nope/v1: No such backend"):
         router.current_weight()
 
 
 def test_unknown_server_is_rejected_before_any_change(balancer, router):
     misnamed = haproxy.HAProxyRouter(
-        socket_path=str(balancer.socket_path), backend="app", primary_server="primary", canary_server="v2"
+        socket_path=str(balancer.socket_path), backend="app", primary_server="v1", canary_server="v3"
     )
 
-    with pytest.raises(haproxy.RuntimeCommandError, match="server app/v2: No such server"):
+    with pytest.raises(haproxy.RuntimeCommandError, match="server app/v3: No such server"):
         misnamed.set_weight(weight=20)
 
     assert router.weights() == haproxy.Weights(primary=100, canary=0)
