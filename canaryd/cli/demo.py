@@ -23,9 +23,21 @@ from canaryd.cli import report as report_command
 from canaryd.core import phase as phases
 from canaryd.demo import scenario
 from canaryd.demo import supervisor as supervision
+from canaryd.metrics import outcomes
 from canaryd.observability import logging as observability_logging
+from canaryd.routers import protocol
+from canaryd.standalone import config as standalone_config
 from canaryd.standalone import record as rollout_record
 from canaryd.standalone import runner
+
+# Failures that end the demo with exit code 1 and a message, as opposed to a programming error.
+DEMO_ERRORS = (
+    supervision.DemoError,
+    runner.RunnerError,
+    protocol.RouterError,
+    outcomes.MetricsOutcome,
+    standalone_config.ConfigError,
+)
 
 VERDICT_STYLES = {"pass": "green", "fail": "bold red", "inconclusive": "yellow", "no_data": "dim"}
 
@@ -208,18 +220,26 @@ def demo(
                 on_stage=view.stage,
             )
     except (KeyboardInterrupt, supervision.TerminationRequested) as interruption:
-        console.print(f"demo interrupted ({interruption or 'Ctrl-C'}); every process it started was stopped")
+        message = f"demo interrupted ({interruption or 'Ctrl-C'}); every process it started was stopped"
+        console.print(message)
+        _write_json(
+            json_path, {"outcome": "interrupted", "reason": message, "exit_code": runner.EXIT_INTERRUPTED}
+        )
         raise SystemExit(runner.EXIT_INTERRUPTED) from None
-    except (supervision.DemoError, runner.RunnerError) as error:
+    except DEMO_ERRORS as error:
+        _write_json(json_path, {"outcome": "error", "reason": str(error), "exit_code": runner.EXIT_ERROR})
         raise click.ClickException(str(error)) from error
 
     report_command.write_report(source=result.record_path, destination=report_path)
     print_summary(console, result, report_path=report_path)
-    if json_path is not None:
-        summary = {
-            **result.as_json(),
-            "report": str(report_path),
-            "exit_code": int(runner.EXIT_CODES[result.outcome]),
-        }
-        json_path.write_text(json.dumps(summary, indent=2) + "\n")
-    raise SystemExit(int(runner.EXIT_CODES[result.outcome]))
+    exit_code = runner.EXIT_CODES[result.outcome]
+    _write_json(json_path, {**result.as_json(), "report": str(report_path), "exit_code": exit_code})
+    raise SystemExit(exit_code)
+
+
+def _write_json(path: pathlib.Path | None, summary: dict[str, object]) -> None:
+    # Scripts read the outcome from this file, so it is written for failed runs too.
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(summary, indent=2) + "\n")

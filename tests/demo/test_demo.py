@@ -164,7 +164,8 @@ def test_interrupted_demo_stops_every_process(tmp_path):
             "demo",
             "--fast",
             f"--record={record}",
-            f"--report={tmp_path / 'r.html'}",
+            f"--report={tmp_path / 'report.html'}",
+            f"--json={tmp_path / 'summary.json'}",
         ],
         env={**os.environ, "TMPDIR": str(temporary)},
         stdout=subprocess.PIPE,
@@ -190,3 +191,4 @@ def test_interrupted_demo_stops_every_process(tmp_path):
     assert "every process it started was stopped" in output
     assert processes_using(temporary) == []
     assert json.loads(record.read_text())["outcome"] == "aborted"
+    assert json.loads((tmp_path / "summary.json").read_text())["outcome"] == "interrupted"
