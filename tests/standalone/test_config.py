@@ -144,3 +144,19 @@ def test_unreadable_document_is_reported(tmp_path, text, expected):
 
     with pytest.raises(config.ConfigError, match=expected):
         config.load_config(path)
+
+
+def test_module_example_is_valid(tmp_path):
+    example = config.__doc__.split("\n\n    rollout:", 1)[1]
+    text = "rollout:" + example.replace("\n    ", "\n")
+
+    loaded = config.load_config(write_text(tmp_path, text))
+
+    assert loaded.rollout == "checkout"
+    assert loaded.steps == (5, 25, 50)
+
+
+def write_text(tmp_path: pathlib.Path, text: str) -> pathlib.Path:
+    path = tmp_path / "rollout.yaml"
+    path.write_text(text)
+    return path

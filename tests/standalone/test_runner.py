@@ -46,7 +46,11 @@ def environment():
                 scrape_interval=1.0,
             )
             stack.start_load(processes, url=balancer.url, rate=80, duration=400, max_requests=40_000)
-            yield {"balancer": balancer, "prometheus_url": metrics_server.url}
+            yield {
+                "balancer": balancer,
+                "prometheus_url": metrics_server.url,
+                "ports": (primary_service.port, canary_service.port),
+            }
 
 
 def rollout_file(directory: pathlib.Path, environment: dict, **changes: object) -> pathlib.Path:
@@ -182,3 +186,43 @@ def test_invalid_file_names_field_and_exits_6(tmp_path):
     assert completed.returncode == 6
     assert "router.socket: missing" in completed.stderr
     assert "metrics: missing" in completed.stderr
+
+
+def test_prometheus_outage_is_never_a_pass(environment, tmp_path):
+    primary_port, canary_port = environment["ports"]
+    with supervision.Supervisor(workdir=tmp_path) as processes:
+        outage_prone = demo_prometheus.start(
+            processes,
+            targets=[
+                demo_prometheus.ScrapeTarget(
+                    port=primary_port, labels={"namespace": "demo", "app": "web-v1"}
+                ),
+                demo_prometheus.ScrapeTarget(port=canary_port, labels={"namespace": "demo", "app": "web-v2"}),
+            ],
+            scrape_interval=1.0,
+        )
+        path = rollout_file(
+            tmp_path,
+            environment,
+            prometheus__url=outage_prone.url,
+            analysis={"window": "15s", "deadline": "15s"},
+        )
+        rollout = subprocess.Popen(
+            [sys.executable, "-m", "canaryd", "run", "--standalone", str(path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        router = environment["balancer"].router()
+        deadline = time.monotonic() + 30
+        while router.current_weight() != 50 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        processes.stop(outage_prone.process)
+
+        _, stderr = rollout.communicate(timeout=60)
+
+    assert rollout.returncode == 10, stderr[-2000:]
+    last = record_of(path)["analyses"][-1]["judgement"]
+    assert last["verdict"] == "no_data"
+    assert "Prometheus is unreachable" in last["reason"]
+    assert router.current_weight() == 0
