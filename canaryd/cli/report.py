@@ -16,7 +16,7 @@ def write_report(*, source: pathlib.Path, destination: pathlib.Path) -> pathlib.
     """Render the report of `source` into `destination` and return the path written."""
     record = sources.load(source)
     destination.parent.mkdir(parents=True, exist_ok=True)
-    destination.write_text(html.render(record))
+    destination.write_text(html.render(record), encoding="utf-8")
     return destination
 
 

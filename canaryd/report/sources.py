@@ -38,7 +38,7 @@ class SourceError(Exception):
 def load(path: pathlib.Path) -> rollout_record.RolloutRecord:
     """Read a standalone record (JSON) or a CanaryRollout object (JSON or YAML) from `path`."""
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise SourceError(f"cannot read {path}: {error.strerror}") from error
     try:

@@ -115,11 +115,13 @@ class RolloutRecord(pydantic.BaseModel):
 def write_record(record: RolloutRecord, path: pathlib.Path) -> None:
     """Write the record as JSON, atomically, so readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
+    with tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
+    ) as handle:
         handle.write(record.model_dump_json(indent=2))
         temporary = pathlib.Path(handle.name)
     os.replace(temporary, path)
 
 
 def read_record(path: pathlib.Path) -> RolloutRecord:
-    return RolloutRecord.model_validate_json(path.read_text())
+    return RolloutRecord.model_validate_json(path.read_text(encoding="utf-8"))
