@@ -10,6 +10,7 @@ metric is picked up without a polling loop.
 from __future__ import annotations
 
 import dataclasses
+import os
 import socket
 import threading
 import time
@@ -27,6 +28,7 @@ from canaryd.kube import events as kube_events
 from canaryd.kube import leader as kube_leader
 from canaryd.kube import workqueue
 from canaryd.metrics import protocol as metrics_protocol
+from canaryd.notify import notifier as notify_notifier
 from canaryd.observability import health
 from canaryd.observability import metrics as controller_metrics
 from canaryd.spec import annotations
@@ -135,6 +137,10 @@ class Controller:
             metrics=self.metrics,
             keep_rollouts=settings.keep_rollouts,
             active_requeue_seconds=settings.active_requeue_seconds,
+            # Webhook destinations come from the controller's environment only, never from annotations.
+            notifier=notify_notifier.Notifier.from_environment(
+                environ=os.environ, registry=self.metrics.registry
+            ),
         )
         self.health_server: health.HealthServer | None = None
 
@@ -218,6 +224,8 @@ class Controller:
             worker.join(timeout=10)
         elector.join(timeout=10)
         self.health_server.stop()
+        if self.env.notifier is not None:
+            self.env.notifier.close(timeout_seconds=5.0)
         log.info("controller_stopped", identity=self.settings.identity)
 
     def _housekeep(self, stop: threading.Event) -> None:

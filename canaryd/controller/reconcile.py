@@ -29,6 +29,7 @@ from canaryd.core import phase as phases
 from canaryd.kube import api as kube_api
 from canaryd.kube import events as kube_events
 from canaryd.metrics import protocol as metrics_protocol
+from canaryd.notify import notifier as notify_notifier
 from canaryd.observability import metrics as controller_metrics
 from canaryd.routers import protocol as router_protocol
 from canaryd.spec import annotations, errors
@@ -57,6 +58,7 @@ class Environment:
     metrics: controller_metrics.ControllerMetrics
     keep_rollouts: int = 10
     active_requeue_seconds: float = 5.0
+    notifier: notify_notifier.Notifier | None = None  # webhooks from the controller's configuration
     clock: Any = dataclasses.field(default=lambda: datetime.datetime.now(datetime.UTC))
     # Deployment key -> the CanaryRollout this controller created last, for the window in which the
     # cache has not delivered it yet.
@@ -133,6 +135,7 @@ def _run(env: Environment, current: Pass) -> None:
     )
     _apply_actions(env, current)
     _write_record(env, current, before=status)
+    _notify(env, current, before=status)
     _schedule(env, current)
 
 
@@ -394,6 +397,23 @@ def _start_record(
     )
     if deleted:
         current.log.info("rollout_records_pruned", records=deleted)
+
+
+def _notify(env: Environment, current: Pass, *, before: core.RolloutStatus) -> None:
+    # Only queues the messages: a slow or failing webhook never delays the pass.
+    if env.notifier is None or current.decision is None:
+        return
+    after = current.decision.status
+    spec = current.spec if isinstance(current.spec, spec_settings.RolloutSpec) else None
+    env.notifier.notify_transition(
+        before=before,
+        after=after,
+        namespace=current.namespace,
+        deployment=current.name,
+        rollout=names.rollout_name(current.name, after.attempt),
+        step_count=len(spec.steps) if spec is not None else None,
+        occurred_at=current.now,
+    )
 
 
 def _count_new_verdicts(env: Environment, *, before: core.RolloutStatus, after: core.RolloutStatus) -> None:
