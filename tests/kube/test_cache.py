@@ -10,8 +10,6 @@ import pytest
 from canaryd.kube import api as kube_api
 from canaryd.kube import cache as kube_cache
 
-pytestmark = pytest.mark.cluster
-
 
 def config_map(name: str, value: str) -> dict:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"value": value}}
@@ -49,6 +47,7 @@ def running(kube_api_client, namespace):
     thread.join(timeout=10)
 
 
+@pytest.mark.cluster
 def test_cache_follows_creates_updates_and_deletes(running):
     api, cache, seen, namespace = running
     api.create(CONFIG_MAPS, namespace=namespace, body=config_map("a", "1"))
@@ -61,6 +60,7 @@ def test_cache_follows_creates_updates_and_deletes(running):
     assert (f"{namespace}/a", None) in seen
 
 
+@pytest.mark.cluster
 def test_cache_resumes_watches_without_relisting(running):
     api, cache, _, namespace = running
     time.sleep(5)  # the server ends each 2-second watch; the cache opens the next one from its version
@@ -71,28 +71,49 @@ def test_cache_resumes_watches_without_relisting(running):
     assert cache.list_count == 1
 
 
-def test_expired_version_relists_and_reports_deletions(kube_api_client, namespace):
-    api = kube_api.Api(api_client=kube_api_client)
-    api.create(CONFIG_MAPS, namespace=namespace, body=config_map("c", "1"))
+class ExpiringApi:
+    """A stand-in for the API server whose first watch answers 410 Gone, as after etcd compaction.
+
+    The real control plane in tests is too young to have compacted anything, so the expiry is faked;
+    the list it answers with comes from the test's own table.
+    """
+
+    def __init__(self, listings):
+        self.listings = list(listings)
+        self.watches = 0
+
+    def list(self, resource, *, namespace=None, query=None):
+        items = self.listings.pop(0)
+        return {"metadata": {"resourceVersion": str(10 + len(self.listings))}, "items": items}
+
+    def watch(self, resource, *, namespace, resource_version, timeout_seconds, label_selector=None):
+        self.watches += 1
+        if self.watches == 1:
+            raise kube_api.ApiException(status=410, reason="Gone: too old resource version")
+        time.sleep(0.05)
+        return iter(())
+
+
+def test_expired_version_relists_and_reports_deletions():
+    kept = {"metadata": {"namespace": "ns", "name": "kept", "resourceVersion": "5"}}
+    gone = {"metadata": {"namespace": "ns", "name": "gone", "resourceVersion": "6"}}
+    api = ExpiringApi([[kept, gone], [kept]])
     deleted: list[str] = []
     cache = kube_cache.Cache(
         api=api,
         resource=CONFIG_MAPS,
-        namespace=namespace,
-        watch_timeout_seconds=2,
+        namespace="ns",
         on_change=lambda key, obj: obj is None and deleted.append(key),
     )
-    cache._relist()
-    api.delete(CONFIG_MAPS, namespace=namespace, name="c")
-
-    # A version far older than the API server's watch window gets 410 Gone, as after a long partition.
-    cache._resource_version = "1"
     stop = threading.Event()
     thread = threading.Thread(target=cache.run, args=(stop,), daemon=True)
     thread.start()
     try:
-        assert wait_until(lambda: cache.list_count >= 2)
-        assert wait_until(lambda: f"{namespace}/c" in deleted)
+        assert wait_until(lambda: cache.list_count >= 2, timeout=5)
+        assert wait_until(lambda: "ns/gone" in deleted, timeout=5)
     finally:
         stop.set()
-        thread.join(timeout=10)
+        thread.join(timeout=5)
+
+    assert cache.get("ns/kept") is not None
+    assert cache.get("ns/gone") is None
