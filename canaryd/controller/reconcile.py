@@ -255,7 +255,17 @@ def _set_weight(env: Environment, current: Pass, action: core_actions.SetWeight)
             f"Deployment {current.namespace}/{current.name}: no working router to set weight {action.canary}"
         )
     current.router.set_weight(weight=action.canary)
-    env.metrics.canary_weight.labels(namespace=current.namespace, rollout=current.name).set(action.canary)
+    achieved = traffic.achievable_weight(current.router, desired=action.canary, primary=current.primary)
+    env.metrics.canary_weight.labels(namespace=current.namespace, rollout=current.name).set(achieved)
+    if achieved != action.canary:
+        _record_event(
+            env,
+            current,
+            core_actions.EventType.WARNING,
+            WEIGHT_APPROXIMATED,
+            f"requested canary weight {action.canary}% is not reachable with whole pods next to the "
+            f"primary's replicas; routing {achieved}% instead (the gateway-api router sets exact weights)",
+        )
 
 
 def _copy_template_to_primary(env: Environment, current: Pass) -> None:

@@ -42,6 +42,14 @@ def build_router(
     )
 
 
+def achievable_weight(router: protocol.Router, *, desired: int, primary: dict[str, Any] | None) -> int:
+    """Return the weight the router can reach for `desired`: the same, except for replica ratio."""
+    if isinstance(router, replica_ratio.ReplicaRatioRouter) and primary is not None:
+        primary_replicas = int(primary.get("spec", {}).get("replicas", 1))
+        return replica_ratio.achievable_split(primary_replicas=primary_replicas, weight=desired).weight
+    return desired
+
+
 @dataclasses.dataclass(frozen=True)
 class WeightReading:
     """What the router holds: `routed` as measured, `confirmed` as the decision core should treat it."""

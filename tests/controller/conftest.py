@@ -87,6 +87,7 @@ class Rig:
     controller: support.ControllerProcess
     traffic: support.PodTraffic
     route_watcher: support.RouteWatcher
+    connection: Any = None  # tests.cluster.controlplane.Connection, for kubectl
 
     @property
     def apps(self) -> kubernetes.client.AppsV1Api:
@@ -196,6 +197,7 @@ def rig(workload_cluster, kube_api_client, kubeconfig, namespace, tmp_path) -> I
             controller=controller,
             traffic=traffic,
             route_watcher=watcher,
+            connection=workload_cluster,
         )
         try:
             controller.start()

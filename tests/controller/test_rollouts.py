@@ -42,6 +42,9 @@ def test_good_release_is_promoted(bootstrapped):
     assert rig.weights() == (100, 0)
     support.wait_for(lambda: rig.deployment()["spec"]["replicas"] == 0, timeout=30, message="canary at 0")
     assert_route_writes_were_valid(rig)
+    table = rig.connection.kubectl_run("get", "canaryrollouts", "-n", rig.namespace).stdout.splitlines()
+    assert table[0].split()[:7] == ["NAME", "TARGET", "PHASE", "STEP", "WEIGHT", "VERDICT", "AGE"]
+    assert table[2].split()[1:6] == ["web", "Succeeded", "2/2", "0", "pass"]
 
 
 def assert_route_writes_were_valid(rig):
