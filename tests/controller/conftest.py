@@ -3,6 +3,7 @@ Prometheus, and `canaryd run` as a subprocess. Each test gets a fresh namespace 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import pathlib
 from collections.abc import Iterator
@@ -165,47 +166,92 @@ class Rig:
         return [self.api_client.sanitize_for_serialization(event) for event in listing.items]
 
 
-@pytest.fixture
-def rig(workload_cluster, kube_api_client, kubeconfig, namespace, tmp_path) -> Iterator[Rig]:
-    apps = kubernetes.client.AppsV1Api(kube_api_client)
-    custom = kubernetes.client.CustomObjectsApi(kube_api_client)
-    custom.create_namespaced_custom_object(*support.GATEWAY[:2], namespace, support.GATEWAY[2], ROUTE)
-    apps.create_namespaced_deployment(namespace, deployment_body())
+@contextlib.contextmanager
+def build_rig(
+    cluster, api_client, kubeconfig, namespace, workdir, *, annotations: dict[str, str]
+) -> Iterator[Rig]:
+    """Create the app and start traffic, Prometheus and the controller; stop them all on exit."""
+    apps = kubernetes.client.AppsV1Api(api_client)
+    custom = kubernetes.client.CustomObjectsApi(api_client)
+    is_gateway = annotations.get("canaryd.io/router") == "gateway-api"
+    if is_gateway:
+        custom.create_namespaced_custom_object(*support.GATEWAY[:2], namespace, support.GATEWAY[2], ROUTE)
+        backends: tuple[str, ...] = ("web-primary", "web-canary")
+    else:
+        # With no mesh, the user's own Service spreads requests over every Ready pod it selects.
+        kubernetes.client.CoreV1Api(api_client).create_namespaced_service(namespace, USER_SERVICE)
+        backends = (APP,)
+    apps.create_namespaced_deployment(namespace, deployment_body(annotations=annotations))
 
     traffic = support.PodTraffic(
-        api_client=kube_api_client,
+        api_client=api_client,
         namespace=namespace,
-        route=APP,
-        backends=("web-primary", "web-canary"),
+        route=APP if is_gateway else None,
+        backends=backends,
         requests_per_second=1000.0,
         error_ratio_by_image={"bad": 0.3},
     )
-    watcher = support.RouteWatcher(api_client=kube_api_client, namespace=namespace, route=APP)
+    watcher = support.RouteWatcher(api_client=api_client, namespace=namespace, route=APP)
     traffic.start()
-    watcher.start()
-    with prometheus.harness(tmp_path) as harness:
+    if is_gateway:
+        watcher.start()
+    with prometheus.harness(workdir) as harness:
         server = harness.start_prometheus(targets=[prometheus.ScrapeTarget(address=traffic.address)])
         controller = support.ControllerProcess(
-            kubeconfig=kubeconfig, namespace=namespace, prometheus_url=server.url, workdir=tmp_path
+            kubeconfig=kubeconfig, namespace=namespace, prometheus_url=server.url, workdir=workdir
         )
         rig = Rig(
             namespace=namespace,
-            api_client=kube_api_client,
+            api_client=api_client,
             kubeconfig=kubeconfig,
             prometheus_url=server.url,
-            workdir=tmp_path,
+            workdir=workdir,
             controller=controller,
             traffic=traffic,
             route_watcher=watcher,
-            connection=workload_cluster,
+            connection=cluster,
         )
         try:
             controller.start()
             yield rig
         finally:
-            controller.stop()
+            rig.controller.stop()
             traffic.stop()
             watcher.stop()
+
+
+@pytest.fixture
+def rig(workload_cluster, kube_api_client, kubeconfig, namespace, tmp_path) -> Iterator[Rig]:
+    with build_rig(
+        workload_cluster, kube_api_client, kubeconfig, namespace, tmp_path, annotations=ANNOTATIONS
+    ) as built:
+        yield built
+
+
+RATIO_ANNOTATIONS = {
+    **{
+        key: value
+        for key, value in ANNOTATIONS.items()
+        if key not in ("canaryd.io/router", "canaryd.io/httproute")
+    },
+    "canaryd.io/router": "replica-ratio",
+    "canaryd.io/steps": "10,50",
+}
+
+USER_SERVICE = {
+    "apiVersion": "v1",
+    "kind": "Service",
+    "metadata": {"name": APP},
+    "spec": {"selector": {"app": APP}, "ports": [{"port": 8080}]},
+}
+
+
+@pytest.fixture
+def ratio_rig(workload_cluster, kube_api_client, kubeconfig, namespace, tmp_path) -> Iterator[Rig]:
+    with build_rig(
+        workload_cluster, kube_api_client, kubeconfig, namespace, tmp_path, annotations=RATIO_ANNOTATIONS
+    ) as built:
+        yield built
 
 
 @pytest.fixture

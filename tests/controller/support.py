@@ -152,8 +152,8 @@ class PodTraffic:
         *,
         api_client: kubernetes.client.ApiClient,
         namespace: str,
-        route: str,
-        backends: tuple[str, str],
+        route: str | None,
+        backends: tuple[str, ...],
         requests_per_second: float,
         error_ratio_by_image: dict[str, float],
         latency_seconds: float = 0.01,
@@ -192,6 +192,8 @@ class PodTraffic:
         self._server.server_close()
 
     def _weights(self) -> dict[str, int]:
+        if self.route is None:
+            return {self.backends[0]: 100}
         route = self.custom.get_namespaced_custom_object(*GATEWAY[:2], self.namespace, GATEWAY[2], self.route)
         weights = {}
         for rule in route["spec"]["rules"]:

@@ -72,3 +72,17 @@ def without_canaryd_weights(route):
     for ref in spec["rules"][1]["backendRefs"]:
         ref.pop("weight", None)
     return spec
+
+
+def test_replica_ratio_release_is_promoted_with_approximated_weights(ratio_rig):
+    rig = ratio_rig
+    rig.wait_for_phase(0, {"Idle"}, timeout=120)
+    rig.set_image("example.invalid/web:2")
+
+    rollout = rig.wait_for_phase(1, {"Succeeded", "Failed", "Aborted"})
+
+    assert rollout["status"]["phase"] == "Succeeded", rollout["status"].get("message")
+    assert image_of(rig.deployment("web-primary")) == "example.invalid/web:2"
+    warnings = rig.events("WeightApproximated")
+    assert warnings and "10%" in warnings[0]["message"] and "20%" in warnings[0]["message"]
+    support.wait_for(lambda: rig.deployment()["spec"]["replicas"] == 0, timeout=30, message="canary at 0")
