@@ -332,6 +332,7 @@ def build_status_view(
             "primary": current.primary_weight,
         },
         "waiting_for": waiting_for(current, rollout_spec=rollout_spec, now=now),
+        "cause": rollback_cause(current),
         "deadline": _iso(_step_deadline(current, rollout_spec)),
         "analysis_window_end": _iso(_analysis_window_end(current, rollout_spec)),
         "started_at": _iso(current.started_at),
@@ -369,6 +370,39 @@ def waiting_for(
     if phase in (Phase.FAILED, Phase.ABORTED):
         return "a new pod template on the Deployment, or `canaryd resume` to retry this revision"
     return "a new pod template on the Deployment, which starts the next rollout"
+
+
+def rollback_cause(current: core_status.RolloutStatus) -> str | None:
+    """Say why a rollout was rolled back, with the numbers of the SLIs that decided it; None otherwise."""
+    if current.phase not in (Phase.ROLLING_BACK, Phase.FAILED, Phase.ABORTED):
+        return None
+    if current.is_aborted:
+        return "aborted on request; the AbortRequested Event names who asked"
+
+    # A failed step carries the judgement that failed it; otherwise the step ran out of time undecided.
+    failed = [record for record in current.steps if record.verdict is verdicts.Verdict.FAIL]
+    record = failed[-1] if failed else (current.steps[-1] if current.steps else None)
+    if record is None or record.judgement is None:
+        return None
+    where = f"step {record.index + 1} at {record.weight}%"
+    if failed:
+        deciding = [result for result in record.judgement.metrics if result.verdict is verdicts.Verdict.FAIL]
+        return f"{where} failed: " + "; ".join(_metric_evidence(result) for result in deciding)
+    latest = record.judgement.verdict.value
+    return f"{where} did not pass before its deadline (latest verdict: {latest}): {record.judgement.reason}"
+
+
+def _metric_evidence(result: verdicts.MetricResult) -> str:
+    canary = output.format_ratio(result.canary_value)
+    control = output.format_ratio(result.control_value)
+    effect = output.format_effect(result.effect)
+    tolerance = output.format_effect(result.tolerance).lstrip("+")
+    canary_samples = output.format_count(result.canary_samples)
+    control_samples = output.format_count(result.control_samples)
+    return (
+        f"{result.metric} {canary} on the canary vs {control} on the control, effect {effect} beyond the "
+        f"tolerance of {tolerance}, over {canary_samples} canary and {control_samples} control requests"
+    )
 
 
 def _waiting_in_step(
@@ -512,6 +546,8 @@ def status_renderables(view: dict[str, Any], *, now: datetime.datetime) -> list[
     if weight["baseline"]:
         weights += f"; baseline {weight['baseline']}%"
     header.add_row("Weight", weights)
+    if view["cause"]:
+        header.add_row("Cause", rich.text.Text(view["cause"], style="red"))
     header.add_row("Waiting for", view["waiting_for"])
     if view["deadline"]:
         header.add_row("Deadline", output.format_time(view["deadline"], now=now))

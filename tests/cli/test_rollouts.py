@@ -91,6 +91,7 @@ def test_status_view_json_shape_is_stable() -> None:
         "step",
         "weight",
         "waiting_for",
+        "cause",
         "deadline",
         "analysis_window_end",
         "started_at",
@@ -215,6 +216,30 @@ def test_status_text_shows_the_numbers_behind_each_verdict() -> None:
     assert "+0.2pp" in text  # the error ratio effect of step 2
     assert "0.35pp" in text  # its tolerance
     assert "12,100" in text  # control's sample size
+
+
+def test_failed_rollout_names_the_cause_with_numbers() -> None:
+    rollout = decoded(documents.document(status=documents.failed_status()))
+
+    view = rollouts.build_status_view(rollout=rollout, rollout_spec=DEFAULT_SPEC, now=documents.minutes(12))
+
+    assert view["cause"] == (
+        "step 2 at 5% failed: error_ratio 4.1% on the canary vs 0.2% on the control, effect +3.9pp beyond "
+        "the tolerance of 0.35pp, over 812 canary and 15,230 control requests"
+    )
+
+
+def test_rollback_after_deadline_names_the_latest_verdict() -> None:
+    timed_out = documents.holding_status().model_copy(update={"phase": phases.Phase.FAILED})
+
+    cause = rollouts.rollback_cause(timed_out)
+
+    assert cause is not None
+    assert cause.startswith("step 2 at 5% did not pass before its deadline (latest verdict: inconclusive)")
+
+
+def test_progressing_rollout_has_no_cause() -> None:
+    assert rollouts.rollback_cause(documents.holding_status()) is None
 
 
 def test_failed_rollout_exits_with_failed_code() -> None:
