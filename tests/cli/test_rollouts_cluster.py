@@ -317,3 +317,20 @@ def test_kubectl_plugin_help_names_kubectl_canary(cluster: controlplane.Connecti
     assert completed.stdout.startswith("Usage: kubectl canary [OPTIONS] COMMAND [ARGS]...")
     for command in ("status", "history", "promote", "abort", "pause", "resume", "analyze", "report"):
         assert f"\n  {command} " in completed.stdout
+
+
+def test_watch_text_ends_when_the_rollout_settles(rig: Rig) -> None:
+    rig.add_rollout(holding())
+
+    def fail_later() -> None:
+        time.sleep(2.5)
+        rig.write_status("web-2", documents.failed_status())
+
+    thread = threading.Thread(target=fail_later, daemon=True)
+    thread.start()
+    result = rig.run("status", "web", "--watch", "--interval", "0.5", "--timeout", "30")
+    thread.join(timeout=5)
+
+    assert result.exit_code == output.ExitCode.FAILED, result.output
+    assert "Failed" in result.stdout
+    assert "Cause" in result.stdout
