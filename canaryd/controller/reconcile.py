@@ -133,8 +133,13 @@ def _run(env: Environment, current: Pass) -> None:
         commands=commands,
         now=current.now,
     )
+    decided = current.decision.status
+    current.log = current.log.bind(
+        revision=decided.revision, step=decided.step_index + 1, weight=decided.desired_weight
+    )
     _apply_actions(env, current)
     _write_record(env, current, before=status)
+    _post_decided_events(env, current)
     _notify(env, current, before=status)
     _schedule(env, current)
 
@@ -228,7 +233,7 @@ def _apply_actions(env: Environment, current: Pass) -> None:
     for action in current.decision.actions:
         current.log.info("action_applied", action=type(action).__name__, **_action_fields(action))
         if isinstance(action, core_actions.RecordEvent):
-            _record_event(env, current, action.type, action.reason, action.message)
+            continue  # posted after the record is written, so a new attempt's Events land on its record
         elif isinstance(action, core_actions.SetWeight):
             _set_weight(env, current, action)
         elif isinstance(action, core_actions.ScaleCanary):
@@ -241,6 +246,12 @@ def _apply_actions(env: Environment, current: Pass) -> None:
             # LIMITATION: the Kubernetes controller runs no baseline yet (goes away when a baseline
             # Deployment and a third backendRef are managed); the canary is compared with the primary.
             current.log.warning("baseline_skipped", replicas=action.replicas)
+
+
+def _post_decided_events(env: Environment, current: Pass) -> None:
+    assert current.decision is not None
+    for event in current.decision.events:
+        _record_event(env, current, event.type, event.reason, event.message)
 
 
 def _action_fields(action: core_actions.Action) -> dict[str, Any]:

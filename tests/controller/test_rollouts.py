@@ -86,3 +86,24 @@ def test_replica_ratio_release_is_promoted_with_approximated_weights(ratio_rig):
     warnings = rig.events("WeightApproximated")
     assert warnings and "10%" in warnings[0]["message"] and "20%" in warnings[0]["message"]
     support.wait_for(lambda: rig.deployment()["spec"]["replicas"] == 0, timeout=30, message="canary at 0")
+
+
+def test_bad_release_is_rolled_back(bootstrapped):
+    rig = bootstrapped
+    rig.set_image("example.invalid/web:bad")
+
+    rollout = rig.wait_for_phase(1, {"Succeeded", "Failed", "Aborted"})
+
+    assert rollout["status"]["phase"] == "Failed"
+    assert rollout["status"]["verdict"] == "fail"
+    failed = [step for step in rollout["status"]["steps"] if step.get("verdict") == "fail"]
+    assert failed, "the failing step carries its verdict"
+    metric = failed[0]["judgement"]["metrics"][0]
+    assert metric["canarySamples"] > 0
+    assert any("http_requests_total" in query for query in metric["queries"])
+    assert image_of(rig.deployment("web-primary")) == conftest.GOOD_IMAGE
+    assert rig.weights() == (100, 0)
+    events = rig.events("AnalysisFailed")
+    assert events and events[0]["type"] == "Warning", "a Warning Event names the failed analysis"
+    assert {event["involvedObject"]["kind"] for event in events} == {"Deployment", "CanaryRollout"}
+    support.wait_for(lambda: rig.deployment()["spec"]["replicas"] == 0, timeout=30, message="canary at 0")
