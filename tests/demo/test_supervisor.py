@@ -81,7 +81,7 @@ def test_log_file_is_in_workdir(tmp_path):
 
 
 @pytest.mark.skipif(not os.path.exists("/usr/sbin/haproxy"), reason="needs Debian's haproxy in /usr/sbin")
-def test_tool_in_sbin_is_found_without_it_on_path(monkeypatch):
+def test_tool_in_sbin_is_found(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
 
     assert supervision.require_tool("haproxy").endswith("/sbin/haproxy")
