@@ -127,8 +127,8 @@ class Cluster:
     def current_user(self) -> str:
         """Return the user name the API server authenticates this kubeconfig as, or "" when it cannot tell.
 
-        A SelfSubjectReview (authentication.k8s.io/v1, Kubernetes 1.28 and later) asks the API server,
-        which knows the identity behind certificates and tokens that the kubeconfig does not name.
+        It creates a SelfSubjectReview (authentication.k8s.io/v1, Kubernetes 1.28 and later), because only
+        the API server knows the identity behind certificates and tokens that the kubeconfig does not name.
         """
         review = kube_api.Resource(
             "authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", namespaced=False

@@ -28,7 +28,7 @@ from canaryd.core import status as core_status
 
 Phase = phases.Phase
 
-# One line per phase for people reading `status`; the comments of canaryd.core.phase say the same.
+# One line per phase for people reading `status`, matching the comments in canaryd.core.phase.
 PHASE_MEANINGS = {
     Phase.IDLE: "no rollout: the primary serves all traffic",
     Phase.INITIALIZING: "creating the primary and moving traffic to it",
@@ -122,8 +122,8 @@ def status(
     weight, each step's verdict with the effect and the sample sizes behind it, and what canaryd is
     waiting for. Without NAME, lists the latest rollout of every Deployment in the namespace.
 
-    Exits 0 while the rollout is healthy or progressing, 10 when it failed or was aborted, and 11 when it
-    is paused or its annotations are invalid; see docs/cli.md for every exit code.
+    Exits 0 while the rollout is healthy or progressing, and 10 when it failed or was aborted. Exits 11
+    when it is paused or its annotations are invalid. docs/cli.md lists every exit code.
 
     \b
     Examples:
@@ -381,8 +381,13 @@ def rollback_cause(current: core_status.RolloutStatus) -> str | None:
 
     # A failed step carries the judgement that failed it; otherwise the step ran out of time undecided.
     failed = [record for record in current.steps if record.verdict is verdicts.Verdict.FAIL]
-    record = failed[-1] if failed else (current.steps[-1] if current.steps else None)
-    if record is None or record.judgement is None:
+    if failed:
+        record = failed[-1]
+    elif current.steps:
+        record = current.steps[-1]
+    else:
+        return None
+    if record.judgement is None:
         return None
     where = f"step {record.index + 1} at {record.weight}%"
     if failed:

@@ -286,7 +286,7 @@ def test_watch_json_streams_until_the_rollout_settles(rig: Rig) -> None:
     assert lines[-1]["phase"] == "Succeeded"
 
 
-def test_watch_times_out_on_a_rollout_that_does_not_settle(rig: Rig) -> None:
+def test_watch_times_out_when_unsettled(rig: Rig) -> None:
     rig.add_rollout(holding())
 
     result = rig.run("status", "web", "--watch", "--interval", "0.5", "--timeout", "2", "-o", "json")
