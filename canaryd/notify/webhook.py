@@ -70,6 +70,10 @@ class NotificationMetrics:
 class WebhookSink:
     """One destination: a bounded queue drained by one daemon thread."""
 
+    # LIMITATION: the queue lives in memory, so notifications not yet sent when the controller process
+    # dies are lost, and a newly elected leader does not resend them (goes away when pending
+    # notifications are recorded in the CanaryRollout status and sent from there).
+
     def __init__(self, *, destination: config.WebhookDestination, metrics: NotificationMetrics) -> None:
         self.destination = destination
         self._metrics = metrics
