@@ -283,9 +283,9 @@ def _copy_template_to_primary(env: Environment, current: Pass) -> None:
     assert current.deployment is not None
     deployment = current.deployment
     hpa = _autoscaler(env, current)
-    replicas = None if hpa is not None else int(deployment["spec"].get("replicas", 1))
-    if current.primary is None and replicas == 0:
-        replicas = 1  # a Deployment scaled to zero still gets a primary that can serve
+    # The primary starts at the Deployment's current size (an autoscaler's choice, when it has one) and
+    # canaryd never sets its replicas again: only the template is copied on promotion.
+    replicas = max(1, int(deployment["spec"].get("replicas", 1)))
     workloads.copy_template_to_primary(
         env.api, deployment=deployment, primary=current.primary, replicas=replicas
     )

@@ -176,3 +176,38 @@ def test_two_replicas_only_the_leader_writes(bootstrapped):
         if event.reporting_component == "canaryd"
     }
     assert instances == {"canaryd-test-0"}, "every Event came from the leader"
+
+
+def test_autoscaler_is_copied_to_the_primary_and_not_fought(bootstrapped):
+    rig = bootstrapped
+    autoscaling = __import__("kubernetes").client.AutoscalingV2Api(rig.api_client)
+    hpa = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "web"},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            "minReplicas": 2,
+            "maxReplicas": 6,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}},
+                }
+            ],
+        },
+    }
+    autoscaling.create_namespaced_horizontal_pod_autoscaler(rig.namespace, hpa)
+    rig.set_image("example.invalid/web:2")
+
+    rig.wait_for_phase(1, {"Succeeded", "Failed", "Aborted"})
+
+    copy = autoscaling.read_namespaced_horizontal_pod_autoscaler("web-primary", rig.namespace)
+    assert copy.spec.scale_target_ref.name == "web-primary"
+    assert (copy.spec.min_replicas, copy.spec.max_replicas) == (2, 6)
+    managers = {
+        entry["manager"]
+        for entry in rig.deployment("web-primary")["metadata"]["managedFields"]
+        if "f:replicas" in str(entry.get("fieldsV1", {}).get("f:spec", {}))
+    }
+    assert "canaryd" not in managers, "canaryd never patched the primary's replicas"
