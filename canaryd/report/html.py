@@ -111,7 +111,7 @@ def _summarize_step(record: rollout_record.RolloutRecord, index: int, weight: in
         share="–" if share is None else f"{share * 100:.1f}%",
         reason=final.judgement.reason,
         final=final,
-        png=_base64(plots.step_plot(final, started_at=record.started_at)),
+        png=_base64(plots.step_plot(final, started_at=record.started_at, quantile=record.latency_quantile)),
         queries=queries,
     )
 

@@ -105,6 +105,7 @@ class RolloutRecord(pydantic.BaseModel):
     weights: list[WeightChange] = []
     analyses: list[AnalysisRecord] = []
     settings: dict[str, object] = {}  # the rollout's settings as written, for the report's header
+    latency_quantile: float = 0.99  # the quantile the judge's latency SLI is built on, for the plots
 
     def final_analysis(self, step: int) -> AnalysisRecord | None:
         """Return the last analysis of `step`, the one that decided it."""

@@ -126,6 +126,7 @@ class StandaloneRunner:
             started_at=time.time(),
             steps=list(config.steps),
             settings=_settings_summary(config),
+            latency_quantile=config.judge_settings().latency_quantile,
         )
         self.log = logger.bind(rollout=config.rollout, backend=config.router.backend)
 
@@ -373,4 +374,9 @@ def _settings_summary(config: standalone_config.StandaloneConfig) -> dict[str, o
         "step deadline": f"{config.analysis.deadline.total_seconds():g} s",
         "inconclusive policy": config.analysis.inconclusive_policy.value,
         "tolerances": config.analysis.tolerances.model_dump(),
+        "judge": {
+            key: value
+            for key, value in config.judge_settings().model_dump().items()
+            if key not in ("error_ratio", "latency")
+        },
     }
