@@ -118,9 +118,8 @@ class StandaloneRunner:
         self.preset = metric_presets.build_preset(config.metrics.preset, config.metrics.preset_settings)
         self.analyst = step_analysis.Analyst(config=config, source=self.source, preset=self.preset)
         self.canary_replicas = 0  # what the core last asked for; the canary server itself always runs
-        self.counters_at_weight: dict[
-            str, int
-        ] = {}  # HAProxy `lbtot` per server when the weight last changed
+        # HAProxy's `lbtot` per server when the weight last changed.
+        self.counters_at_weight: dict[str, int] = {}
         self.record = rollout_record.RolloutRecord(
             rollout=config.rollout,
             started_at=time.time(),
@@ -168,7 +167,8 @@ class StandaloneRunner:
             # Whatever stopped the run (an error, Ctrl-C, SIGTERM), the canary must not keep traffic
             # that no rollout owns any more.
             self._return_traffic_to_primary()
-            self._finish(rollout_record.Outcome.ABORTED, reason=f"stopped before a verdict: {error}")
+            cause = str(error) or type(error).__name__
+            self._finish(rollout_record.Outcome.ABORTED, reason=f"stopped before a verdict: {cause}")
             raise
         finally:
             self.source.close()
