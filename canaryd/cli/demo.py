@@ -162,7 +162,9 @@ def print_summary(
     help="How v2 misbehaves: none (it should be promoted), errors (20% of responses are 500) or "
     "latency (150 ms added to each request).",
 )
-@click.option("--fast", is_flag=True, help="Two short steps; finishes in about two minutes.")
+@click.option(
+    "--fast", is_flag=True, help="Two steps (20%, 50%) with short analysis windows; ends within two minutes."
+)
 @click.option(
     "--verbose", is_flag=True, help="Also print canaryd's log lines (info and above) to standard error."
 )
