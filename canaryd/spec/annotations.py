@@ -133,11 +133,19 @@ _BY_FIELD = {annotation.field: annotation for annotation in ANNOTATIONS}
 
 
 def is_enabled(annotations: Mapping[str, str]) -> bool:
-    """Return whether `canaryd.io/enabled` is "true"; an invalid value counts as not enabled."""
-    try:
-        return bool(values.parse_bool(annotations.get(PREFIX + "enabled", "false")))
-    except ValueError:
+    """Return whether `canaryd.io/enabled` asks for canary rollouts.
+
+    Only an absent annotation or "false" means no. An invalid value such as "ture" counts as enabled, so
+    that the reader reports it as an invalid spec. Read as "no", it would make the controller hand a
+    rollout in progress back to the plain Deployment, whose pods run the canary's unjudged template.
+    """
+    text = annotations.get(PREFIX + "enabled")
+    if text is None:
         return False
+    try:
+        return bool(values.parse_bool(text))
+    except ValueError:
+        return True
 
 
 def parse_annotations(annotations: Mapping[str, str], *, source: str) -> settings.RolloutSpec:

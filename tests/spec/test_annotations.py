@@ -248,7 +248,7 @@ def test_long_hostile_value_is_cut_and_escaped():
     [
         pytest.param({"canaryd.io/enabled": "true"}, True, id="true"),
         pytest.param({"canaryd.io/enabled": "TRUE"}, True, id="upper-case"),
-        pytest.param({"canaryd.io/enabled": "yes"}, False, id="unreadable"),
+        pytest.param({"canaryd.io/enabled": "yes"}, True, id="invalid-is-reported-not-ignored"),
         pytest.param({}, False, id="absent"),
     ],
 )
