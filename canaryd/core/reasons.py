@@ -26,7 +26,8 @@ class Reason:
 _WARNING = actions.EventType.WARNING
 
 # Spec
-INVALID_SPEC = Reason("InvalidSpec", "{problems}", _WARNING)
+# The keys come first because Events are cut at 1024 characters and each problem's details are long.
+INVALID_SPEC = Reason("InvalidSpec", "invalid rollout settings {keys}\n{problems}", _WARNING)
 SPEC_FIXED = Reason("SpecFixed", "the canaryd.io annotations are valid again; continuing")
 
 # Bootstrap

@@ -90,7 +90,8 @@ def _decide_invalid_spec(
     if status.phase is not Phase.INVALID:
         current.update(resume_phase=status.phase)
     current.update(actual_weight=observations.actual_weight)
-    current.move(Phase.INVALID, reasons.INVALID_SPEC, problems=error.summary())
+    keys = ", ".join(dict.fromkeys(problem.key for problem in error.problems))
+    current.move(Phase.INVALID, reasons.INVALID_SPEC, keys=keys, problems=error.summary())
     return _finish(current)
 
 
