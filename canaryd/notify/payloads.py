@@ -15,6 +15,8 @@ from canaryd import verdicts
 from canaryd.notify import notification as notification_module
 
 GENERIC_SCHEMA = "canaryd.io/notification/v1"
+# Characters of a section block's text (api.slack.com/reference/block-kit/blocks#section).
+_SLACK_SECTION_LIMIT = 3000
 
 
 class PayloadFormat(enum.StrEnum):
@@ -56,13 +58,13 @@ def slack(notification: notification_module.Notification) -> dict[str, Any]:
     """Build a Slack message: a plain `text` fallback plus blocks with each metric's numbers."""
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": _slack_title(notification)}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": _escape(notification.summary)}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": _fit(_escape(notification.summary))}},
     ]
 
     # One line per SLI so that the reader sees why the verdict was reached without opening anything.
     if notification.judgement and notification.judgement.metrics:
         lines = [_slack_metric_line(result) for result in notification.judgement.metrics]
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}})
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _fit("\n".join(lines))}})
 
     context = f"rollout `{_escape(notification.rollout)}` · revision `{_escape(notification.revision)}`"
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
@@ -108,6 +110,13 @@ def _slack_metric_line(result: verdicts.MetricResult) -> str:
         line += f", tolerance {result.tolerance:.4g})" if result.tolerance is not None else ")"
     line += f", n={result.canary_samples}/{result.control_samples}"
     return line
+
+
+def _fit(text: str) -> str:
+    # Slack rejects a message with a section text over the limit, and a rejected message is not retried,
+    # so a long reason (every problem of an invalid spec) is cut instead.
+    limit = _SLACK_SECTION_LIMIT
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _escape(text: str) -> str:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from canaryd.notify import notification, payloads
@@ -86,3 +87,12 @@ def test_render_picks_the_destination_format(rolled_back: notification.Notificat
 
     assert "blocks" in slack
     assert generic["schema"] == payloads.GENERIC_SCHEMA
+
+
+def test_slack_section_is_cut_to_slacks_limit(rolled_back: notification.Notification) -> None:
+    long_reason = dataclasses.replace(rolled_back, reason="x" * 5000)
+
+    section = payloads.slack(long_reason)["blocks"][1]["text"]["text"]
+
+    assert len(section) == 3000
+    assert section.endswith("…")
