@@ -321,7 +321,7 @@ def build_status_view(
         "revision": current.revision,
         "stable_revision": current.stable_revision,
         "step": {
-            "number": min(current.step_index + 1, step_count) if step_count else None,
+            "number": min(current.step_index + 1, step_count) if step_count and current.steps else None,
             "count": step_count,
             "weights": list(steps) if steps is not None else [record.weight for record in current.steps],
         },

@@ -13,6 +13,7 @@ from canaryd.cli import commands_api, output, rollouts
 from canaryd.core import commands as core_commands
 from canaryd.core import manual
 from canaryd.core import phase as phases
+from canaryd.core import status as core_status
 from tests.cli import rollout_documents as documents
 
 DEFAULT_SPEC = spec.parse_annotations({"canaryd.io/enabled": "true"}, source="Deployment shop/web")
@@ -273,3 +274,12 @@ def test_command_phases_match_the_decision_core(
 ) -> None:
     # The CLI rejects a command the decision core would ignore; both must list the same phases.
     assert rollouts.COMMAND_PHASES[kind] == core_phases
+
+
+def test_idle_rollout_shows_no_step() -> None:
+    idle = decoded(documents.document(status=core_status.RolloutStatus(phase=phases.Phase.IDLE, attempt=0)))
+
+    view = rollouts.build_status_view(rollout=idle, rollout_spec=DEFAULT_SPEC, now=documents.minutes(1))
+
+    assert view["step"]["number"] is None
+    assert "Step" not in rendered(view, now=documents.minutes(1))
