@@ -74,14 +74,19 @@ class Cluster:
             )
         return deployment
 
-    def list_all_rollouts(self) -> list[Rollout]:
-        """Return every rollout attempt in the namespace, oldest first within each Deployment."""
+    def list_all_rollouts(self, *, all_namespaces: bool = False) -> list[Rollout]:
+        """Return every rollout attempt in the namespace (or all of them), oldest first per Deployment."""
+        namespace = None if all_namespaces else self.namespace
+        where = "all namespaces" if all_namespaces else f"namespace {self.namespace}"
         listing = self._call(
-            lambda: self.api.list(kube_api.CANARY_ROLLOUTS, namespace=self.namespace),
-            target=f"CanaryRollouts in namespace {self.namespace}",
+            lambda: self.api.list(kube_api.CANARY_ROLLOUTS, namespace=namespace),
+            target=f"CanaryRollouts in {where}",
         )
         rollouts = [_decode(item, namespace=self.namespace) for item in listing.get("items", [])]
-        return sorted(rollouts, key=lambda rollout: (rollout.deployment, rollout.attempt, rollout.created_at))
+        return sorted(
+            rollouts,
+            key=lambda rollout: (rollout.namespace, rollout.deployment, rollout.attempt, rollout.created_at),
+        )
 
     def list_rollouts(self, deployment: str) -> list[Rollout]:
         """Return the Deployment's rollout attempts, oldest first."""

@@ -93,6 +93,9 @@ def cluster_options(function: Callable[..., Any]) -> Callable[..., Any]:
 @click.command("status")
 @click.argument("name", required=False)
 @cluster_options
+@click.option(
+    "-A", "--all-namespaces", is_flag=True, help="Without NAME, list the rollouts of every namespace."
+)
 @click.option("-w", "--watch", is_flag=True, help="Keep showing the status until the rollout settles.")
 @click.option(
     "--interval",
@@ -111,6 +114,7 @@ def status(
     namespace: str | None,
     kubeconfig: str | None,
     context: str | None,
+    all_namespaces: bool,
     watch: bool,
     interval: float,
     timeout: float | None,
@@ -135,8 +139,10 @@ def status(
     if name is None:
         if watch:
             raise click.UsageError("--watch needs a NAME")
-        _print_summary(cluster, output_format=output_format)
+        _print_summary(cluster, all_namespaces=all_namespaces, output_format=output_format)
         return
+    if all_namespaces:
+        raise click.UsageError("--all-namespaces lists every rollout and takes no NAME; use -n NAMESPACE")
 
     if watch:
         final = _watch(cluster, name=name, interval=interval, timeout=timeout, output_format=output_format)
@@ -636,25 +642,27 @@ def _history_table(view: dict[str, Any]) -> rich.table.Table:
     return table
 
 
-def _print_summary(cluster: commands_api.Cluster, *, output_format: str) -> None:
-    """List the latest rollout of every Deployment in the namespace."""
-    latest: dict[str, commands_api.Rollout] = {}
-    for rollout in cluster.list_all_rollouts():
-        latest[rollout.deployment] = rollout
+def _print_summary(cluster: commands_api.Cluster, *, all_namespaces: bool, output_format: str) -> None:
+    """List the latest rollout of every Deployment in the namespace, or in every namespace."""
+    latest: dict[tuple[str, str], commands_api.Rollout] = {}
+    for rollout in cluster.list_all_rollouts(all_namespaces=all_namespaces):
+        latest[(rollout.namespace, rollout.deployment)] = rollout
     rows = [
-        _attempt_view(rollout) | {"deployment": deployment} for deployment, rollout in sorted(latest.items())
+        {"namespace": namespace, "deployment": deployment} | _attempt_view(rollout)
+        for (namespace, deployment), rollout in sorted(latest.items())
     ]
+    scope = None if all_namespaces else cluster.namespace
     if output_format == output.OutputFormat.JSON:
-        output.print_json({"schema": output.HISTORY_SCHEMA, "namespace": cluster.namespace, "rollouts": rows})
+        output.print_json({"schema": output.HISTORY_SCHEMA, "namespace": scope, "rollouts": rows})
         return
 
-    table = rich.table.Table(
-        title=f"Rollouts in namespace {cluster.namespace}", title_justify="left", show_edge=False
-    )
-    for header in ("deployment", "phase", "revision", "steps passed", "started", "message"):
+    where = "every namespace" if all_namespaces else f"namespace {cluster.namespace}"
+    table = rich.table.Table(title=f"Rollouts in {where}", title_justify="left", show_edge=False)
+    for header in ("namespace", "deployment", "phase", "revision", "steps passed", "started", "message"):
         table.add_column(header, overflow="fold")
     for row in rows:
         table.add_row(
+            row["namespace"],
             row["deployment"],
             output.styled(row["phase"], output.PHASE_STYLES),
             row["revision"] or "-",
@@ -663,9 +671,7 @@ def _print_summary(cluster: commands_api.Cluster, *, output_format: str) -> None
             row["message"],
         )
     if not rows:
-        table.caption = (
-            'no CanaryRollout in this namespace; annotate a Deployment with canaryd.io/enabled: "true"'
-        )
+        table.caption = f'no CanaryRollout in {where}; annotate a Deployment with canaryd.io/enabled: "true"'
     output.console().print(table)
 
 

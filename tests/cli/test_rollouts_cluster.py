@@ -334,3 +334,22 @@ def test_watch_text_ends_when_the_rollout_settles(rig: Rig) -> None:
     assert result.exit_code == output.ExitCode.FAILED, result.output
     assert "Failed" in result.stdout
     assert "Cause" in result.stdout
+
+
+def test_status_all_namespaces_includes_this_namespace(rig: Rig) -> None:
+    rig.add_rollout(holding())
+
+    result = rig.run("status", "-A", "-o", "json")
+
+    assert result.exit_code == 0, result.output
+    view = json.loads(result.stdout)
+    assert view["namespace"] is None
+    mine = [row for row in view["rollouts"] if row["namespace"] == rig.namespace]
+    assert [(row["deployment"], row["phase"]) for row in mine] == [("web", "Holding")]
+
+
+def test_status_all_namespaces_with_name_is_a_usage_error(rig: Rig) -> None:
+    result = rig.run("status", "web", "-A")
+
+    assert result.exit_code == output.ExitCode.USAGE
+    assert "takes no NAME" in result.output
