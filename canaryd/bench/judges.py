@@ -45,10 +45,11 @@ def decide_canaryd(traces: simulator.Traces, *, settings: judge.JudgeSettings) -
         canary_totals=traces.canary_requests * counted,
         control_events=traces.control_errors * counted,
         control_totals=traces.control_requests * counted,
+        interval_ends=ends,
         tolerance=settings.error_ratio,
         settings=settings,
     )
-    latency = _latency_paths(traces, settings=settings, counted=counted)
+    latency = _latency_paths(traces, settings=settings, counted=counted, interval_ends=ends)
 
     fail_looks = np.zeros(errors.rules.shape, dtype=bool)
     for metric, tolerance in ((errors, settings.error_ratio), (latency, settings.latency)):
@@ -59,7 +60,7 @@ def decide_canaryd(traces: simulator.Traces, *, settings: judge.JudgeSettings) -
 
 
 def _latency_paths(
-    traces: simulator.Traces, *, settings: judge.JudgeSettings, counted: np.ndarray
+    traces: simulator.Traces, *, settings: judge.JudgeSettings, counted: np.ndarray, interval_ends: np.ndarray
 ) -> rates.RulePaths:
     # The slow-request bound is the bucket nearest the control's quantile over the whole run.
     # NOTE: the live judge picks it from the data so far. Both choices agree except in the first
@@ -78,6 +79,7 @@ def _latency_paths(
         canary_totals=traces.canary_buckets[..., -1] * counted,
         control_events=(traces.control_buckets[..., -1] - control_fast) * counted,
         control_totals=traces.control_buckets[..., -1] * counted,
+        interval_ends=interval_ends,
         tolerance=settings.latency,
         settings=settings,
     )

@@ -26,6 +26,7 @@ class RateCounts:
     canary_totals: np.ndarray
     control_events: np.ndarray
     control_totals: np.ndarray
+    interval_ends: np.ndarray
     dropped: int = 0
     bound: float | None = None
 
@@ -36,7 +37,7 @@ class RateCounts:
     @classmethod
     def empty(cls, *, dropped: int = 0) -> RateCounts:
         nothing = np.zeros(0)
-        return cls(nothing, nothing, nothing, nothing, dropped=dropped)
+        return cls(nothing, nothing, nothing, nothing, nothing, dropped=dropped)
 
 
 def counted_intervals(comparison: observations.Comparison, *, warmup_seconds: float = 0.0) -> np.ndarray:
@@ -71,7 +72,7 @@ def error_counts(comparison: observations.Comparison, *, warmup_seconds: float =
         np.asarray(comparison.control.errors, dtype=float),
         np.asarray(comparison.control.requests, dtype=float),
     ]
-    return _keep_valid(columns, counted)
+    return _keep_valid(columns, counted, comparison.canary.interval_ends)
 
 
 def latency_counts(
@@ -102,7 +103,7 @@ def latency_counts(
         control_buckets[:, -1] - control_buckets[:, bound_index],
         control_buckets[:, -1],
     ]
-    counts = _keep_valid(columns, counted)
+    counts = _keep_valid(columns, counted, canary.interval_ends)
     return dataclasses.replace(counts, bound=float(control.bucket_bounds[bound_index]))
 
 
@@ -125,7 +126,7 @@ def nearest_bound_index(control_buckets: np.ndarray, bounds: np.ndarray, quantil
     return int(finite[np.argmin(np.abs(shares - quantile))])
 
 
-def _keep_valid(columns: list[np.ndarray], counted: np.ndarray) -> RateCounts:
+def _keep_valid(columns: list[np.ndarray], counted: np.ndarray, interval_ends: np.ndarray) -> RateCounts:
     canary_events, canary_totals, control_events, control_totals = columns
     with np.errstate(invalid="ignore"):
         valid = np.all([np.isfinite(column) & (column >= 0) for column in columns], axis=0)
@@ -136,5 +137,6 @@ def _keep_valid(columns: list[np.ndarray], counted: np.ndarray) -> RateCounts:
         canary_totals=canary_totals[keep],
         control_events=control_events[keep],
         control_totals=control_totals[keep],
+        interval_ends=np.asarray(interval_ends, dtype=float)[keep],
         dropped=int(np.sum(counted & ~valid)),
     )

@@ -73,18 +73,29 @@ def events_needed_without_events(*, absolute: float, pass_alpha: float) -> float
     return math.log(1 / pass_alpha) / -math.log1p(-absolute)
 
 
+def restart_points(interval_ends: np.ndarray, *, every_seconds: float) -> np.ndarray:
+    """Return the first interval index at or after each multiple of `every_seconds` past the first end."""
+    if interval_ends.size == 0:
+        return np.array([0])
+    elapsed = interval_ends - interval_ends[0]
+    multiples = every_seconds * np.arange(int(elapsed[-1] // every_seconds) + 1)
+    return np.unique(np.searchsorted(elapsed, multiples))
+
+
 def verdict_paths(
     *,
     canary_events: np.ndarray,
     canary_totals: np.ndarray,
     control_events: np.ndarray,
     control_totals: np.ndarray,
+    interval_ends: np.ndarray,
     tolerance: judge_settings.Tolerance,
     settings: judge_settings.JudgeSettings,
 ) -> RulePaths:
     """Apply the verdict rules after every interval (last axis) of any number of runs.
 
-    Intervals that do not count must arrive as zeros in all four arrays.
+    Intervals that do not count must arrive as zeros in all four count arrays; `interval_ends`
+    (seconds, one per interval along the last axis) places the restarts of the "worse" test.
     """
     evidence = sequential.evidence_paths(
         canary_events=canary_events,
@@ -94,6 +105,9 @@ def verdict_paths(
         relative=tolerance.relative,
         absolute=tolerance.absolute,
         variance_inflation=settings.variance_inflation,
+        restarts=restart_points(
+            np.asarray(interval_ends, dtype=float), every_seconds=settings.restart_seconds
+        ),
     )
     canary_sum, canary_event_sum = np.cumsum(canary_totals, axis=-1), np.cumsum(canary_events, axis=-1)
     control_sum, control_event_sum = np.cumsum(control_totals, axis=-1), np.cumsum(control_events, axis=-1)
@@ -149,6 +163,7 @@ def judge_rate(
         canary_totals=counts.canary_totals,
         control_events=counts.control_events,
         control_totals=counts.control_totals,
+        interval_ends=counts.interval_ends,
         tolerance=tolerance,
         settings=settings,
     )

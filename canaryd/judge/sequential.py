@@ -121,6 +121,16 @@ def mixture_e_values(log_likelihoods: np.ndarray, *, variance_inflation: float) 
     return np.minimum(np.exp(np.minimum(log_values, 700.0)), MAX_REPORTED_EVIDENCE)
 
 
+def restart_weights(count: int) -> np.ndarray:
+    """Return prior weights of the `count` first start points of the "worse" test; they sum to below 1.
+
+    Half the weight is on the first start; start k >= 1 gets 1 / (2 k (k + 1)), which sums to 1/2
+    over all k, so the weights stay valid however long the judge keeps looking.
+    """
+    later = np.arange(1, count)
+    return np.concatenate([[0.5], 0.5 / (later * (later + 1))])
+
+
 def evidence_paths(
     *,
     canary_events: np.ndarray,
@@ -130,8 +140,15 @@ def evidence_paths(
     relative: float,
     absolute: float,
     variance_inflation: float,
+    restarts: np.ndarray | None = None,
 ) -> Evidence:
-    """Compute both e-values after every interval (last axis), for any number of leading run axes."""
+    """Compute both e-values after every interval (last axis), for any number of leading run axes.
+
+    `restarts` are the interval indices, ascending and starting with 0, where the "worse" test may
+    begin afresh. A regression that starts late would otherwise first have to undo the evidence
+    against it from the intervals before it. Each start is a test supermartingale of its own
+    (worth 1 before it begins), so their mixture under `restart_weights` is one as well.
+    """
     null_ratios = boundary_ratios(
         control_events=control_events, control_totals=control_totals, relative=relative, absolute=absolute
     )
@@ -144,7 +161,22 @@ def evidence_paths(
     }
     worse = np.cumsum(interval_log_likelihoods(**counts, steps=WORSE_RATIO_STEPS), axis=-1)
     no_worse = np.cumsum(interval_log_likelihoods(**counts, steps=NO_WORSE_RATIO_STEPS), axis=-1)
+    starts = np.array([0]) if restarts is None else np.asarray(restarts, dtype=int)
     return Evidence(
-        worse=mixture_e_values(worse, variance_inflation=variance_inflation),
+        worse=_restarted_e_values(worse, starts, variance_inflation=variance_inflation),
         no_worse=mixture_e_values(no_worse, variance_inflation=variance_inflation),
     )
+
+
+def _restarted_e_values(
+    cumulative: np.ndarray, starts: np.ndarray, *, variance_inflation: float
+) -> np.ndarray:
+    weights = restart_weights(len(starts))
+    looks = np.arange(cumulative.shape[-1])
+    total = np.zeros(cumulative.shape[1:])
+    for weight, start in zip(weights, starts, strict=True):
+        # The log-likelihood since `start` is the running sum minus its value just before `start`.
+        before = cumulative[..., start - 1 : start] if start > 0 else 0.0
+        since_start = mixture_e_values(cumulative - before, variance_inflation=variance_inflation)
+        total += weight * np.where(looks >= start, since_start, 1.0)
+    return np.minimum(total, MAX_REPORTED_EVIDENCE)

@@ -38,7 +38,12 @@ class JudgeSettings(pydantic.BaseModel):
     variance_inflation: float = pydantic.Field(default=1.0, ge=1.0)
     # Intervals ending less than this long after the canary first served are not counted, because
     # new pods are slower and fail more while they warm up.
+    # NOTE: the warm-up starts at the first serving interval of the comparison, so a comparison
+    # that starts after the canary pods did should come with 0 here.
     warmup_seconds: float = pydantic.Field(default=120.0, ge=0.0)
+    # The "worse" test may also start afresh every this many seconds of judged time, so a
+    # regression that begins at a later step is not first offset by the good minutes before it.
+    restart_seconds: float = pydantic.Field(default=600.0, gt=0.0)
     # No verdict, pass or fail, before both arms reached these counts.
     min_canary_requests: int = pydantic.Field(default=100, ge=1)
     min_control_requests: int = pydantic.Field(default=100, ge=1)
@@ -47,8 +52,8 @@ class JudgeSettings(pydantic.BaseModel):
     # Tolerances wide enough for pods of one version that differ by chance: in simulation, per-pod
     # error multipliers (log-normal, sigma 0.3) and latency scales (sigma 0.1) with 1-5 canary pods
     # keep the A/A false-positive rate below 1% with these values (docs/bench.md).
-    error_ratio: Tolerance = Tolerance(relative=0.4, absolute=0.0025)
-    latency: Tolerance = Tolerance(relative=1.0, absolute=0.003)
+    error_ratio: Tolerance = Tolerance(relative=0.4, absolute=0.003)
+    latency: Tolerance = Tolerance(relative=1.0, absolute=0.004)
     # The latency test compares the share of requests slower than the histogram bound nearest
     # this quantile of the control's latency.
     latency_quantile: float = pydantic.Field(default=0.99, gt=0.5, lt=1.0)

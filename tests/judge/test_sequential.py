@@ -20,10 +20,11 @@ def simulate_paths(*, ratio, seed, canary_requests=200, control_requests=1800, b
     return canary_events, control_events, totals
 
 
-def crossing_share(*, ratio, relative, test, threshold, seed):
+def crossing_share(*, ratio, relative, test, threshold, seed, restarts=None):
     """Share of paths whose e-value of `test` ("worse" or "no_worse") reaches `threshold` at any look."""
     canary_events, control_events, (canary_totals, control_totals) = simulate_paths(ratio=ratio, seed=seed)
     evidence = sequential.evidence_paths(
+        restarts=restarts,
         canary_events=canary_events,
         canary_totals=np.broadcast_to(canary_totals, canary_events.shape),
         control_events=control_events,
@@ -37,14 +38,15 @@ def crossing_share(*, ratio, relative, test, threshold, seed):
 
 # At alpha 0.05 over 400 paths the share may exceed 0.05 by sampling noise of about 0.011.
 NULL_CASES = {
-    "worse test at the boundary": "worse",
-    "no-worse test at the boundary": "no_worse",
+    "worse test at the boundary": ("worse", None),
+    "worse test restarting every 5 looks": ("worse", np.arange(0, LOOKS, 5)),
+    "no-worse test at the boundary": ("no_worse", None),
 }
 
 
-@pytest.mark.parametrize("test", NULL_CASES.values(), ids=NULL_CASES.keys())
-def test_error_rate_holds_under_continuous_monitoring(test):
-    share = crossing_share(ratio=1.5, relative=0.5, test=test, threshold=20, seed=7)
+@pytest.mark.parametrize(("test", "restarts"), NULL_CASES.values(), ids=NULL_CASES.keys())
+def test_error_rate_holds_under_continuous_monitoring(test, restarts):
+    share = crossing_share(ratio=1.5, relative=0.5, test=test, threshold=20, seed=7, restarts=restarts)
 
     assert share <= 0.05 + 0.025
 
@@ -89,3 +91,31 @@ def test_boundary_uses_control_rate_before_each_interval():
     assert ratios[0] == pytest.approx(1.5 + 0.01 / (1.5 / 100))
     assert ratios[1] == pytest.approx(1.5 + 0.01 / (1.5 / 100))
     assert ratios[2] == pytest.approx(1.5 + 0.01 / (10.5 / 200))
+
+
+def test_restart_weights_sum_below_one():
+    weights = sequential.restart_weights(1000)
+
+    assert weights[0] == 0.5
+    assert weights[1] == 0.25
+    assert weights.sum() < 1
+
+
+def test_restarts_find_late_regression():
+    canary_events, control_events, (canary_totals, control_totals) = simulate_paths(ratio=1.0, seed=10)
+    late_canary_events, _, _ = simulate_paths(ratio=4.5, seed=11)
+    canary_events[:, 30:] = late_canary_events[:, 30:]
+    counts = {
+        "canary_events": canary_events,
+        "canary_totals": np.broadcast_to(canary_totals, canary_events.shape),
+        "control_events": control_events,
+        "control_totals": np.broadcast_to(control_totals, control_events.shape),
+        "relative": 0.5,
+        "absolute": 0.0,
+        "variance_inflation": 1.0,
+    }
+
+    plain = sequential.evidence_paths(**counts).worse[:, -1]
+    restarted = sequential.evidence_paths(**counts, restarts=np.arange(0, LOOKS, 10)).worse[:, -1]
+
+    assert np.median(restarted) > np.median(plain)
