@@ -32,7 +32,11 @@ def bench(quick: bool, seed: int, json_path: pathlib.Path | None) -> None:
     size = report.QUICK if quick else report.FULL
     output = report.run_bench(size=size, seed=seed, progress=lambda line: console.log(line))
 
-    rich.console.Console().print(report.render_table(output))
+    table_console = rich.console.Console()
+    if not table_console.is_terminal:
+        # Written to a file or a pipe: wide enough that no column wraps.
+        table_console = rich.console.Console(width=200)
+    table_console.print(report.render_table(output))
     if json_path is not None:
         json_path.write_text(json.dumps(output, indent=2) + "\n")
     missed = [target["target"] for target in output["targets"] if not target["met"]]

@@ -7,7 +7,9 @@ Both SLIs become a rate of "bad" requests per arm: failed requests for the error
 requests slower than the histogram bound nearest the control's p99 for latency. Each rate goes
 through the same pair of anytime-valid tests (see `canaryd.judge.sequential`): a fail needs
 evidence that the canary is worse than `control * (1 + relative) + absolute`, a pass needs
-evidence that it is not. The judge may therefore be called after every scrape.
+evidence that it is not. The judge may therefore be called after every scrape. The fail test
+also restarts every `restart_seconds`, so a regression that begins late is not diluted, and the
+first `warmup_seconds` after the canary starts serving are not counted.
 
     from canaryd import judge
     judgement = judge.judge(comparison, settings=judge.JudgeSettings())

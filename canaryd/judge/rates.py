@@ -94,7 +94,7 @@ def verdict_paths(
 ) -> RulePaths:
     """Apply the verdict rules after every interval (last axis) of any number of runs.
 
-    Intervals that do not count must arrive as zeros in all four count arrays; `interval_ends`
+    Intervals that do not count must arrive as zeros in all four count arrays. `interval_ends`
     (seconds, one per interval along the last axis) places the restarts of the "worse" test.
     """
     evidence = sequential.evidence_paths(

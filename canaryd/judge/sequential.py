@@ -24,7 +24,7 @@ Mixing over a grid of alternatives r1 spares us from guessing the effect size. T
 The absolute tolerance. `control * (1 + relative) + absolute` is the ratio
 r0 = 1 + relative + absolute / p_k, and p_k is unknown. Interval i uses the control's rate up to
 interval i - 1 (a predictable plug-in), so each interval's likelihood ratio is fixed before its
-counts arrive and the running product stays a test supermartingale as long as the estimate is
+counts arrive. The running product then stays a test supermartingale as long as the estimate is
 close to the truth. The first interval, with no history, uses its own control rate.
 
 Robustness. Per-pod differences and warm-up add variation the binomial model does not have.

@@ -1,4 +1,4 @@
-"""The quick bench keeps canaryd inside its targets (seeded; about a minute on two cores)."""
+"""The quick bench keeps canaryd inside its targets (seeded; a few minutes on two cores)."""
 
 from __future__ import annotations
 
@@ -29,9 +29,10 @@ def target_names() -> list[str]:
     return names
 
 
-# Per-pod differences between pods of one version (latency scales log-normal with sigma 0.1, 1-5
-# canary pods) overlap a +20% latency regression, so no judge reading per-arm totals meets both
-# the 1% A/A target and these; the oracle knows the true rates. docs/bench.md has the numbers.
+# Pods of one version differ (latency scales log-normal with sigma 0.1, 1-5 canary pods), and
+# those differences overlap a +20% latency regression. A judge reading per-arm totals cannot meet
+# these targets and the 1% A/A target together, while the oracle is given the true rates.
+# docs/bench.md has the numbers.
 KNOWN_MISSES = {
     "detection rate, latency_plus_20pct_100rps",
     "median excess vs oracle, latency_plus_20pct_100rps",

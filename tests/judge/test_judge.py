@@ -15,7 +15,7 @@ from canaryd import judge, observations, verdicts
 BOUNDS = np.array([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, math.inf])
 DEFAULTS = judge.JudgeSettings()
 NO_WARMUP = judge.JudgeSettings(warmup_seconds=0)
-# The default latency tolerance allows for canary pods that are slower by chance; with 50% the
+# The default latency tolerance allows for canary pods that are slower by chance. With 50%, the
 # judge fails a canary whose requests are all 20% slower.
 TIGHT_LATENCY = judge.JudgeSettings(latency=judge.Tolerance(relative=0.5, absolute=0.001))
 PASS, FAIL = verdicts.Verdict.PASS, verdicts.Verdict.FAIL
@@ -187,7 +187,7 @@ def test_warmup_errors_do_not_fail_canary():
     assert judge.judge(comparison, settings=NO_WARMUP).verdict is FAIL
 
 
-def test_all_zero_control_never_passes_even_with_many_intervals():
+def test_all_zero_control_never_passes_long_run():
     comparison = control_without_errors()
     long = make_comparison(
         canary=make_arm(requests=100, error_ratio=np.tile(comparison.canary.errors / 100, 10), count=100),
