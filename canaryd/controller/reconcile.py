@@ -60,9 +60,8 @@ class Environment:
     active_requeue_seconds: float = 5.0
     notifier: notify_notifier.Notifier | None = None  # webhooks from the controller's configuration
     clock: Any = dataclasses.field(default=lambda: datetime.datetime.now(datetime.UTC))
-    # Deployment key -> the CanaryRollout this controller created last, for the window in which the
-    # cache has not delivered it yet.
-    created_records: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    # Deployment key -> the CanaryRollout as this controller last wrote it, to tell a lagging cache.
+    written_records: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -107,9 +106,10 @@ def _run(env: Environment, current: Pass) -> None:
         current.result = "deployment_gone"
         return
     current.deployment = copy.deepcopy(cached)
-    current.primary = env.api.get_or_none(
-        kube_api.DEPLOYMENTS, namespace=current.namespace, name=names.primary_name(current.name)
-    )
+    # The primary comes from the cache too: a pass on a slightly stale primary decides actions that
+    # are safe to apply again, and the watch delivers the change within moments.
+    primary = env.deployments.get(f"{current.namespace}/{names.primary_name(current.name)}")
+    current.primary = copy.deepcopy(primary) if primary is not None else None
     annotations_map = current.deployment["metadata"].get("annotations") or {}
     if not annotations.is_enabled(annotations_map):
         _disable(env, current)
@@ -157,22 +157,27 @@ def _read_spec(current: Pass, annotations_map: dict[str, str]) -> None:
 
 
 def _read_rollout(env: Environment, current: Pass) -> None:
-    # The cache tells which attempt is latest; the object itself is read fresh, because the cache may
-    # not yet hold this controller's own last write, and a pass decided on a stale status would regress.
+    """Find the latest CanaryRollout: from the cache, unless the cache has not caught up with this
+    controller's own last write, because a pass decided on a stale status would undo that write."""
     cached = records.latest(_cached_rollouts(env, current), deployment=current.name)
-    if cached is not None:
-        current.rollout = env.api.get_or_none(
-            kube_api.CANARY_ROLLOUTS, namespace=current.namespace, name=cached["metadata"]["name"]
-        )
-    created = env.created_records.get(current.key)
-    is_newer = created is not None and (
-        current.rollout is None or records.attempt_of(created) > records.attempt_of(current.rollout)
+    written = env.written_records.get(current.key)
+    if written is None:
+        current.rollout = copy.deepcopy(cached) if cached is not None else None
+        return
+    is_cache_current = (
+        cached is not None
+        and cached["metadata"]["name"] == written["metadata"]["name"]
+        and cached["metadata"].get("resourceVersion") == written["metadata"].get("resourceVersion")
     )
-    if is_newer:
-        assert created is not None
-        current.rollout = env.api.get_or_none(
-            kube_api.CANARY_ROLLOUTS, namespace=current.namespace, name=created["metadata"]["name"]
-        )
+    if is_cache_current:
+        current.rollout = copy.deepcopy(cached)
+        return
+    newest = (
+        written if cached is None or records.attempt_of(written) >= records.attempt_of(cached) else cached
+    )
+    current.rollout = env.api.get_or_none(
+        kube_api.CANARY_ROLLOUTS, namespace=current.namespace, name=newest["metadata"]["name"]
+    )
 
 
 def _cached_rollouts(env: Environment, current: Pass) -> list[dict[str, Any]]:
@@ -228,7 +233,7 @@ def _observe(env: Environment, current: Pass, status: core.RolloutStatus) -> Non
 def _apply_actions(env: Environment, current: Pass) -> None:
     assert current.decision is not None
     # The canary Service follows the Deployment's current ReplicaSet before any weight moves to it.
-    if current.primary is not None and current.decision.status.phase in phases.ACTIVE_PHASES:
+    if current.primary is not None and any(_moves_traffic(action) for action in current.decision.actions):
         _ensure_services(env, current)
     for action in current.decision.actions:
         current.log.info("action_applied", action=type(action).__name__, **_action_fields(action))
@@ -246,6 +251,10 @@ def _apply_actions(env: Environment, current: Pass) -> None:
             # LIMITATION: the Kubernetes controller runs no baseline yet (goes away when a baseline
             # Deployment and a third backendRef are managed); the canary is compared with the primary.
             current.log.warning("baseline_skipped", replicas=action.replicas)
+
+
+def _moves_traffic(action: core_actions.Action) -> bool:
+    return isinstance(action, core_actions.SetWeight) and action.canary > 0
 
 
 def _post_decided_events(env: Environment, current: Pass) -> None:
@@ -371,7 +380,8 @@ def _write_record(env: Environment, current: Pass, *, before: core.RolloutStatus
         return
     if current.rollout.get("status") == encoded:
         return
-    records.write_status(env.api, rollout=current.rollout, status=encoded)
+    current.rollout = records.write_status(env.api, rollout=current.rollout, status=encoded)
+    env.written_records[current.key] = current.rollout
     current.result = f"status_written:{status.phase}"
     _count_new_verdicts(env, before=before, after=status)
 
@@ -406,7 +416,7 @@ def _start_record(
             kube_api.CANARY_ROLLOUTS, namespace=current.namespace, name=body["metadata"]["name"]
         )
     current.rollout = records.write_status(env.api, rollout=created, status=encoded)
-    env.created_records[current.key] = current.rollout
+    env.written_records[current.key] = current.rollout
     current.result = f"attempt_started:{status.attempt}"
     current.log.info("rollout_record_created", record=body["metadata"]["name"], attempt=status.attempt)
 

@@ -88,10 +88,15 @@ def copy_template_to_primary(
     """Create the primary from the Deployment, or give the existing primary the Deployment's template."""
     namespace = deployment["metadata"]["namespace"]
     if primary is None:
-        api.create(
-            kube_api.DEPLOYMENTS, namespace=namespace, body=primary_body(deployment, replicas=replicas)
-        )
-        return
+        body = primary_body(deployment, replicas=replicas)
+        try:
+            api.create(kube_api.DEPLOYMENTS, namespace=namespace, body=body)
+            return
+        except kube_api.ApiException as error:
+            # The cache had not yet shown a primary that an earlier pass created.
+            if not kube_api.is_conflict(error):
+                raise
+            primary = api.get(kube_api.DEPLOYMENTS, namespace=namespace, name=body["metadata"]["name"])
     set_primary_template(api, primary=primary, template=primary_template(deployment))
 
 

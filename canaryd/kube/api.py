@@ -75,7 +75,12 @@ HTTP_ROUTES = Resource("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRou
 
 
 class RequestObserver(Protocol):
-    """Receives one call per failed request, for the controller's own metrics."""
+    """Receives one call per request sent and per request failed, for the controller's own metrics.
+
+    `verb` is the Kubernetes verb: GET, LIST, WATCH, POST, PUT, PATCH or DELETE.
+    """
+
+    def api_request_sent(self, *, verb: str, resource: str) -> None: ...
 
     def api_request_failed(self, *, verb: str, resource: str, status: int) -> None: ...
 
@@ -247,7 +252,9 @@ class Api:
         if label_selector:
             query["labelSelector"] = label_selector
         path = resource.path(namespace=namespace)
-        response = self._send("GET", resource, path, query=query, timeout=(10.0, timeout_seconds + 30.0))
+        response = self._send(
+            "GET", resource, path, query=query, timeout=(10.0, timeout_seconds + 30.0), counted_as="WATCH"
+        )
         try:
             if not 200 <= response.status <= 299:
                 response.read()
@@ -269,6 +276,7 @@ class Api:
         body: Any = None,
         content_type: str = "application/json",
         timeout: float | tuple[float, float] | None = None,
+        counted_as: str | None = None,
     ) -> Any:
         # A replica that lost the lease must not write, even if a reconcile started before it lost it.
         guarded = self._may_write is not None and not getattr(self._local, "unguarded", False)
@@ -277,6 +285,11 @@ class Api:
 
         self._limiter.acquire()
         self.request_count += 1
+        if self._observer is not None:
+            is_list = verb == "GET" and path.endswith(f"/{resource.plural}")
+            self._observer.api_request_sent(
+                verb=counted_as or ("LIST" if is_list else verb), resource=resource.plural
+            )
         headers = {"Accept": "application/json", "Content-Type": content_type}
         method, url, headers, body, post_params = self._client.param_serialize(
             method=verb,
@@ -288,7 +301,11 @@ class Api:
         )
         try:
             return self._client.call_api(
-                method, url, header_params=headers, body=body, post_params=post_params,
+                method,
+                url,
+                header_params=headers,
+                body=body,
+                post_params=post_params,
                 _request_timeout=timeout or self._request_timeout,
             )
         except Exception:

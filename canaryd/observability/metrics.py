@@ -50,6 +50,12 @@ class ControllerMetrics:
             ["verb", "resource", "status"],
             registry=self.registry,
         )
+        self.api_requests = prometheus_client.Counter(
+            "canaryd_api_requests",
+            "Kubernetes API requests sent, by verb (GET, LIST, WATCH, POST, PUT, PATCH, DELETE), resource.",
+            ["verb", "resource"],
+            registry=self.registry,
+        )
         self.queue_depth = prometheus_client.Gauge(
             "canaryd_work_queue_depth", "Keys waiting for a worker in the work queue.", registry=self.registry
         )
@@ -58,6 +64,9 @@ class ControllerMetrics:
         )
 
     # The kube adapter's RequestObserver.
+    def api_request_sent(self, *, verb: str, resource: str) -> None:
+        self.api_requests.labels(verb=verb, resource=resource).inc()
+
     def api_request_failed(self, *, verb: str, resource: str, status: int) -> None:
         self.api_errors.labels(verb=verb, resource=resource, status=str(status)).inc()
 
