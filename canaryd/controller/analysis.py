@@ -97,7 +97,7 @@ def analyse_step(
             settings=judge_settings(spec, base=settings.judge),
         )
     except outcomes.ConfigurationError as error:
-        # Waiting will not fix a bad query or template; the judgement says why, and the step holds
+        # Waiting will not fix a bad query or template. The judgement carries the reason, and the step waits
         # until its deadline, where the inconclusive policy decides.
         judgement = verdicts.Judgement(
             verdict=verdicts.Verdict.NO_DATA, reason=f"analysis is misconfigured: {error}"

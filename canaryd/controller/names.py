@@ -54,7 +54,7 @@ def owned_labels(deployment: str) -> dict[str, str]:
 
 
 def owner_reference(deployment: dict[str, Any]) -> dict[str, Any]:
-    """An ownerReference to the user's Deployment, so deleting it deletes what canaryd made for it."""
+    """Build an ownerReference to the user's Deployment, so deleting it deletes what canaryd made for it."""
     metadata = deployment["metadata"]
     return {
         "apiVersion": "apps/v1",

@@ -47,7 +47,7 @@ WAITING_TO_DISABLE = "WaitingForDeploymentToServe"
 
 @dataclasses.dataclass
 class Environment:
-    """What every pass shares: the API, the caches, the Event recorder, the metrics source, settings."""
+    """The dependencies every pass shares: the API, the caches, the Event recorder, the metrics source."""
 
     api: kube_api.Api
     deployments: Any  # canaryd.kube.cache.Cache of Deployments (one per namespace watched, behind .get)

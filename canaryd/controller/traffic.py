@@ -52,7 +52,7 @@ def achievable_weight(router: protocol.Router, *, desired: int, primary: dict[st
 
 @dataclasses.dataclass(frozen=True)
 class WeightReading:
-    """What the router holds: `routed` as measured, `confirmed` as the decision core should treat it."""
+    """A weight reading: `routed` as measured, `confirmed` as the decision core should treat it."""
 
     routed: int
     confirmed: int

@@ -129,7 +129,7 @@ def scale(api: kube_api.Api, *, namespace: str, name: str, replicas: int) -> Non
 
 
 def service_ports(deployment: dict[str, Any]) -> list[dict[str, Any]]:
-    """One Service port per named or numbered container port of the template, same number on both sides."""
+    """Build one Service port per container port of the template, with the same number on both sides."""
     ports = []
     seen = set()
     for container in deployment["spec"]["template"]["spec"].get("containers", []):

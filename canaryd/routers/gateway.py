@@ -30,7 +30,7 @@ DEFAULT_BACKEND_WEIGHT = 1  # Gateway API's weight for a backendRef that sets no
 
 @dataclasses.dataclass(frozen=True)
 class BackendPosition:
-    """Where one of canaryd's backendRefs sits in the route: rule index, backendRef index, name."""
+    """The position of one of canaryd's backendRefs in the route: rule index, backendRef index, name."""
 
     rule: int
     ref: int
@@ -145,7 +145,7 @@ class GatewayRouter:
             found = (_weight_at(held, primary), _weight_at(held, canary))
             if found != (protocol.FULL_WEIGHT - weight, weight):
                 raise protocol.WeightMismatchError(
-                    f"HTTPRoute {self._namespace}/{self._route} rule {primary.rule} holds weights "
+                    f"HTTPRoute {self._namespace}/{self._route} rule {primary.rule} has weights "
                     f"{self._primary}={found[0]} {self._canary}={found[1]} after canaryd set "
                     f"{protocol.FULL_WEIGHT - weight}/{weight}: another controller may be writing them"
                 )

@@ -18,7 +18,7 @@ FULL_WEIGHT = 100  # weights are whole percent; primary + canary is always this 
 
 
 class RouterError(Exception):
-    """A router could not read or change the split; the message says which object and how to fix it."""
+    """A router could not read or change the split; the message names the object and the fix."""
 
 
 class WeightMismatchError(RouterError):

@@ -98,7 +98,7 @@ class ReplicaRatioRouter:
         held = self._read(self._canary).get("spec", {}).get("replicas")
         if held != split.canary_replicas:
             raise protocol.WeightMismatchError(
-                f"Deployment {self._namespace}/{self._canary} holds {held} replicas after canaryd set "
+                f"Deployment {self._namespace}/{self._canary} has {held} replicas after canaryd set "
                 f"{split.canary_replicas}: another controller (an autoscaler?) is scaling it"
             )
         if split.weight != weight:

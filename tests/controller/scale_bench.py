@@ -219,7 +219,9 @@ def main(argv: list[str] | None = None) -> None:
             workdir=workdir,
             identity="canaryd-bench",
         )
-        controller.command = [arg for arg in controller.command if arg not in ("--namespace", NAMESPACE)]
+        # Watch every namespace, as a cluster-wide install does.
+        at = controller.command.index("--namespace")
+        del controller.command[at : at + 2]
         controller.command += [
             "--lease-namespace",
             NAMESPACE,
