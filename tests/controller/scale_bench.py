@@ -197,6 +197,8 @@ def main(argv: list[str] | None = None) -> None:
     if missing:
         sys.exit(f"control-plane binaries missing: {', '.join(missing)}; run `{assets.BUILD_COMMAND}`")
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="canaryd-scale-"))
+    # Two Services per Deployment outgrow the test cluster's /24 of Service IPs; nothing is sent to them.
+    controlplane.SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/16"
     plane = controlplane.LocalControlPlane(found=found, workdir=workdir, with_workloads=True)
     connection = plane.start()
     controller = None
