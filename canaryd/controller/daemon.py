@@ -95,8 +95,11 @@ class Controller:
         )
         self.queue = workqueue.WorkQueue()
         self.heartbeat = health.Heartbeat()
+        # Lease renewals get their own client and rate limit: queued behind a busy reconcile backlog
+        # they would miss the renew deadline, and the leader would step down for being busy.
+        lease_api = kube_api.Api(api_client=api_client, qps=5.0, burst=10, observer=self.metrics)
         self.elector = kube_leader.LeaderElector(
-            api=self.api,
+            api=lease_api,
             namespace=settings.lease_namespace,
             name=settings.lease_name,
             identity=settings.identity,

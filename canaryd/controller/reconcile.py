@@ -117,7 +117,10 @@ def _run(env: Environment, current: Pass) -> None:
 
     _read_spec(current, annotations_map)
     _read_rollout(env, current)
+    _skip_record_without_status(env, current)
     status = records.decode_status(current.rollout)
+    if not (current.rollout or {}).get("status"):
+        status = _status_without_record(current, status)
     current.log = current.log.bind(
         revision=status.revision, step=status.step_index + 1, weight=status.desired_weight
     )
@@ -177,6 +180,40 @@ def _read_rollout(env: Environment, current: Pass) -> None:
     )
     current.rollout = env.api.get_or_none(
         kube_api.CANARY_ROLLOUTS, namespace=current.namespace, name=newest["metadata"]["name"]
+    )
+
+
+def _skip_record_without_status(env: Environment, current: Pass) -> None:
+    # A record whose status was never written (its creator lost the Lease in between) holds no
+    # decision; the pass decides again from the newest record that does, and reuses the empty one.
+    if current.rollout is None or current.rollout.get("status"):
+        return
+    decided = [r for r in _cached_rollouts(env, current) if r.get("status")]
+    previous = records.latest(decided, deployment=current.name)
+    if previous is not None:
+        current.rollout = copy.deepcopy(previous)
+
+
+def _status_without_record(current: Pass, fresh: core.RolloutStatus) -> core.RolloutStatus:
+    """Rebuild the status when no record holds one but canaryd's primary exists.
+
+    That happens when a replica lost its Lease between creating a record and writing its status, or
+    when someone deleted the records. The pass resumes the bootstrap's end from the primary's revision:
+    route everything to the primary, then scale the canary to zero. Starting from an empty status
+    instead would roll out the primary's own template again.
+    """
+    if current.primary is None or not _is_ours(current.primary):
+        return fresh
+    primary = workloads.workload_state(current.primary)
+    assert primary is not None
+    current.log.warning("rollout_status_rebuilt", primary_revision=primary.revision)
+    return fresh.model_copy(
+        update={
+            "phase": phases.Phase.INITIALIZING,
+            "revision": primary.revision,
+            "stable_revision": primary.revision,
+            "desired_weight": 100,
+        }
     )
 
 
@@ -454,11 +491,19 @@ def _count_new_verdicts(env: Environment, *, before: core.RolloutStatus, after: 
             env.metrics.verdicts.labels(verdict=str(record.verdict)).inc()
 
 
+# Passes over a rollout that waits for pods or for a promotion are woken by the watch on the Deployments
+# and the records; this timer is only the safety net for a change nothing watches (an HTTPRoute edit).
+WAITING_REQUEUE_SECONDS = 30.0
+
+
 def _schedule(env: Environment, current: Pass) -> None:
+    """Schedule the next pass: soon while analysing (windows and deadlines are time), later while waiting."""
     assert current.decision is not None
     phase = current.decision.status.phase
-    if phase in phases.ACTIVE_PHASES or phase is phases.Phase.INITIALIZING:
+    if phase in phases.ANALYSING_PHASES:
         current.requeue_after = env.active_requeue_seconds
+    elif phase in phases.ACTIVE_PHASES or phase is phases.Phase.INITIALIZING:
+        current.requeue_after = max(env.active_requeue_seconds, WAITING_REQUEUE_SECONDS)
 
 
 # Turning rollouts off.

@@ -85,6 +85,17 @@ def create_apps(api_client: kubernetes.client.ApiClient, count: int) -> None:
         list(pool.map(create, range(count)))
 
 
+def add_nodes(api_client: kubernetes.client.ApiClient, count: int) -> None:
+    """Register more kwok nodes: each takes at most 110 pods, as a kubelet's default allows."""
+    key, value = controlplane.FAKE_NODE_ANNOTATION
+    core = kubernetes.client.CoreV1Api(api_client)
+    for index in range(count):
+        name = f"kwok-bench-{index}"
+        labels = {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "type": "kwok"}
+        annotations = {key: value, "node.alpha.kubernetes.io/ttl": "0"}
+        core.create_node({"metadata": {"name": name, "labels": labels, "annotations": annotations}})
+
+
 def idle_rollouts(custom: kubernetes.client.CustomObjectsApi) -> int:
     listing = custom.list_namespaced_custom_object("canaryd.io", "v1alpha1", NAMESPACE, "canaryrollouts")
     return sum(1 for item in listing["items"] if (item.get("status") or {}).get("phase") == "Idle")
@@ -209,6 +220,7 @@ def main(argv: list[str] | None = None) -> None:
         kubernetes.client.CoreV1Api(api_client).create_namespace({"metadata": {"name": NAMESPACE}})
         plugin._wait_for_default_service_account(kubernetes.client.CoreV1Api(api_client), NAMESPACE)
 
+        add_nodes(api_client, count=2 * options.deployments // 100 + 1)
         started = time.monotonic()
         create_apps(api_client, options.deployments)
         results["create_seconds"] = round(time.monotonic() - started, 1)

@@ -72,10 +72,10 @@ def test_cache_resumes_watches_without_relisting(running):
 
 
 class ExpiringApi:
-    """A stand-in for the API server whose first watch answers 410 Gone, as after etcd compaction.
+    """A stand-in for the API server whose first watch returns 410 Gone, as after etcd compaction.
 
     The real control plane in tests is too young to have compacted anything, so the expiry is faked;
-    the list it answers with comes from the test's own table.
+    the lists it returns come from the test's own table.
     """
 
     def __init__(self, listings):
