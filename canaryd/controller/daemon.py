@@ -171,6 +171,9 @@ class Controller:
 
     def _on_rollout(self, key: str, rollout: dict[str, Any] | None) -> None:
         if rollout is None:
+            # A deleted record: its name is `<deployment>-<attempt>`.
+            namespace, name = kube_api.split_key(key)
+            self.queue.add(f"{namespace}/{name.rsplit('-', 1)[0]}")
             return
         owner = (rollout["metadata"].get("labels") or {}).get(names.DEPLOYMENT_LABEL)
         if owner:

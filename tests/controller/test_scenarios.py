@@ -211,3 +211,20 @@ def test_autoscaler_is_copied_to_the_primary_and_not_fought(bootstrapped):
         if "f:replicas" in str(entry.get("fieldsV1", {}).get("f:spec", {}))
     }
     assert "canaryd" not in managers, "canaryd never patched the primary's replicas"
+
+
+def test_deleted_records_are_rebuilt_without_a_rollout(bootstrapped):
+    rig = bootstrapped
+    rig.custom.delete_namespaced_custom_object(
+        *support.ROLLOUTS[:2], rig.namespace, support.ROLLOUTS[2], "web-0"
+    )
+
+    def rebuilt():
+        rollout = rig.rollout(0)
+        return rollout if rollout and rollout.get("status", {}).get("phase") == "Idle" else None
+
+    support.wait_for(rebuilt, timeout=60, message="web-0 recreated and Idle")
+
+    assert rig.rollout(1) is None, "the primary's own template is not rolled out again"
+    assert rig.weights() == (100, 0)
+    assert image_of(rig.deployment("web-primary")) == conftest.GOOD_IMAGE
