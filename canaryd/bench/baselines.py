@@ -5,8 +5,9 @@ Layer 4 (bench tool). Each function reads the same `Traces` as canaryd's judge a
 the bench compares against. Each has one knob, so the bench can calibrate every method to the
 same false-positive rate.
 
-- Flagger: a check every minute on the canary alone (success rate at least 99%, p99 at most
-  500 ms); no data counts as a failed check; rollback once 5 checks failed in total.
+- Flagger: a check every minute on the canary alone, passing with a success rate of at least
+  99% and a p99 of at most 500 ms. No data counts as a failed check. Rollback comes once 5
+  checks failed in total.
 - Argo Rollouts: a measurement every minute (canary error ratio at most 1%); a measurement with
   no data evaluates NaN <= 0.01, which is false, so it fails; rollback once more than 2 failed.
 - Kayenta: at the end of every analysis interval, a Mann-Whitney U test of per-minute canary
