@@ -32,7 +32,11 @@ LATENCY = "latency"
 
 
 def judge(comparison: observations.Comparison, *, settings: JudgeSettings) -> verdicts.Judgement:
-    """Judge the canary against the control on the error ratio and, when histograms exist, on latency."""
+    """Judge the canary against the control on the error ratio and, when histograms exist, on latency.
+
+    Latency is left out only when neither arm carries a histogram, which is how the metrics
+    sources report a preset without a latency query. A histogram on one arm only is no data.
+    """
     warmup = settings.warmup_seconds
     intervals_used = int(np.sum(judge_counts.counted_intervals(comparison, warmup_seconds=warmup)))
     results = [
@@ -41,9 +45,10 @@ def judge(comparison: observations.Comparison, *, settings: JudgeSettings) -> ve
             counts=judge_counts.error_counts(comparison, warmup_seconds=warmup),
             tolerance=settings.error_ratio,
             settings=settings,
-        ),
-        _judge_latency(comparison, settings=settings),
+        )
     ]
+    if comparison.canary.has_latency or comparison.control.has_latency:
+        results.append(_judge_latency(comparison, settings=settings))
     verdict = verdicts.combine(results)
     return verdicts.Judgement(
         verdict=verdict,

@@ -234,6 +234,42 @@ def test_zero_events_pass_after_sufficient_sample():
     assert result.verdict is PASS
 
 
+def without_histograms(comparison: observations.Comparison) -> observations.Comparison:
+    def strip(arm: observations.ArmSeries) -> observations.ArmSeries:
+        return observations.ArmSeries(
+            interval_ends=arm.interval_ends, requests=arm.requests, errors=arm.errors
+        )
+
+    return observations.Comparison(
+        canary=strip(comparison.canary),
+        control=strip(comparison.control),
+        canary_share=comparison.canary_share,
+        canary_ready=comparison.canary_ready,
+    )
+
+
+def test_errors_alone_pass_without_histograms():
+    judgement = judge.judge(without_histograms(CASES["good canary passes"][0]), settings=DEFAULTS)
+
+    assert judgement.verdict is PASS
+    assert [result.metric for result in judgement.metrics] == [judge.ERROR_RATIO]
+
+
+def test_histogram_on_one_arm_never_passes():
+    good = CASES["good canary passes"][0]
+    one_sided = observations.Comparison(
+        canary=without_histograms(good).canary,
+        control=good.control,
+        canary_share=good.canary_share,
+        canary_ready=good.canary_ready,
+    )
+
+    judgement = judge.judge(one_sided, settings=DEFAULTS)
+
+    assert judgement.metrics[1].verdict is NO_DATA
+    assert judgement.verdict is INCONCLUSIVE
+
+
 def test_noncritical_failure_does_not_fail_canary():
     settings = judge.JudgeSettings(latency=judge.Tolerance(relative=0.5, absolute=0.001, critical=False))
 
@@ -250,7 +286,7 @@ counts_strategy = st.lists(
 )
 
 
-def comparison_from(values, *, canary_requests, share, ready):
+def comparison_from(values, *, canary_requests, share, ready, histograms=True):
     count = len(values)
     array = np.asarray(values, dtype=float)
     requests = np.asarray(canary_requests(array), dtype=float)
@@ -262,9 +298,10 @@ def comparison_from(values, *, canary_requests, share, ready):
         bucket_counts=expected_buckets(requests, latency_scale=1.0),
     )
     control = make_arm(requests=9000, error_ratio=0.005, count=count)
-    return observations.Comparison(
+    comparison = observations.Comparison(
         canary=canary, control=control, canary_share=np.full(count, share), canary_ready=np.full(count, ready)
     )
+    return comparison if histograms else without_histograms(comparison)
 
 
 NO_DATA_SHAPES = {
@@ -274,6 +311,12 @@ NO_DATA_SHAPES = {
     "zero canary requests": dict(canary_requests=np.zeros_like, share=0.1, ready=True),
     "NaN canary requests": dict(
         canary_requests=lambda values: np.full_like(values, math.nan), share=0.1, ready=True
+    ),
+    "zero canary requests, no histograms": dict(
+        canary_requests=np.zeros_like, share=0.1, ready=True, histograms=False
+    ),
+    "canary never ready, no histograms": dict(
+        canary_requests=lambda values: values, share=0.1, ready=False, histograms=False
     ),
 }
 
