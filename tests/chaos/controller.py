@@ -54,7 +54,7 @@ class ControllerProcess:
             "--identity", identity,
             "--lease-duration", "4", "--renew-deadline", "3", "--retry-period", "1",
             "--requeue", "1", "--resync", "30",
-            "--scrape-interval", "1", "--analysis-interval", "4",
+            "--scrape-interval", "1", "--analysis-interval", "6",
             "--judge-warmup", "0", "--judge-min-intervals", "3",
             "--log-format", "json", "--log-level", "info",
             *[argument for namespace in namespaces for argument in ("--namespace", namespace)],

@@ -29,7 +29,7 @@ BOUNDED = Scale(
     config_files=2_000,
     promql_templates=1_500,
     outage_cycles=2,
-    restart_rollouts=12,
+    restart_rollouts=8,
 )
 FULL = Scale(
     name="full",

@@ -21,7 +21,7 @@ import pytest
 from canaryd import core, judge, verdicts
 from canaryd.controller import analysis as controller_analysis
 from canaryd.metrics import prometheus
-from tests.chaos import scale
+from tests.chaos import fleet, scale
 from tests.core import world as core_world
 from tests.harness import prometheus as harness
 from tests.harness.fixtures import prometheus_binary  # noqa: F401 - fixture
@@ -49,10 +49,13 @@ def traffic(
     prometheus_binary: pathlib.Path,  # noqa: F811 - fixture
 ) -> Iterator[harness.Harness]:
     with harness.harness(tmp_path_factory.mktemp("outage")) as running:
-        running.start_app(workload="web-primary")
-        running.start_app(workload="web")
+        primary = fleet.start_long_app(running, max_seconds=1800, workload="web-primary")
+        canary = fleet.start_long_app(running, max_seconds=1800, workload="web")
         running.start_prometheus()
-        running.start_load(rate_per_second=25.0)
+        # The harness's load stops after 2 minutes; this one lasts the module, and the harness stops it.
+        load = harness.LoadDriver(apps=[primary, canary], rate_per_second=25.0, max_seconds=1800)
+        running._drivers.append(load)
+        load.start()
         yield running
 
 
