@@ -9,6 +9,7 @@ leading controller replica honours it at its next reconcile.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import time
 from collections.abc import Callable
@@ -68,6 +69,9 @@ _COMMAND_OUTCOMES = {
     core_commands.CommandKind.PAUSE: frozenset({Phase.PAUSED}),
     core_commands.CommandKind.RESUME: frozenset({Phase.PROGRESSING, Phase.HOLDING, Phase.PROMOTING}),
 }
+
+# Phases from which `resume` retries the revision as a new attempt, a new CanaryRollout object.
+_RETRY_PHASES = frozenset({Phase.FAILED, Phase.ABORTED})
 
 
 def cluster_options(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -263,36 +267,80 @@ def send_command(
     if not wait:
         return
 
-    handled = _wait_for_handling(cluster, rollout_name=rollout.name, command=command, timeout=timeout)
-    if handled.phase not in _COMMAND_OUTCOMES[kind]:
+    handled = _wait_for_handling(
+        cluster, rollout=rollout, command=command, timeout=timeout, is_retry=current_phase in _RETRY_PHASES
+    )
+    if handled.rollout_name != rollout.name:
+        phase = handled.status.phase if handled.status else "created"
+        message = handled.status.message if handled.status else "the controller has not written a status yet"
+        click.echo(f"{deployment}: retry started as CanaryRollout {handled.rollout_name}: {phase}: {message}")
+        return
+    assert handled.status is not None
+    if handled.status.phase not in _COMMAND_OUTCOMES[kind]:
         raise output.CliError(
-            f"canaryd ignored the {kind.value}: the rollout is {handled.phase} ({handled.message}); "
-            f"see `kubectl describe canaryrollout {rollout.name} -n {cluster.namespace}` for the event",
+            f"canaryd ignored the {kind.value}: the rollout is {handled.status.phase} "
+            f"({handled.status.message}); see `kubectl describe canaryrollout {rollout.name} "
+            f"-n {cluster.namespace}` for the event",
             exit_code=output.ExitCode.REJECTED,
         )
-    click.echo(f"{deployment}: {handled.phase}: {handled.message}")
+    click.echo(f"{deployment}: {handled.status.phase}: {handled.status.message}")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Handling:
+    """The rollout that shows the command was handled: the one commanded, or a newer retry attempt."""
+
+    rollout_name: str
+    status: core_status.RolloutStatus | None
 
 
 def _wait_for_handling(
-    cluster: commands_api.Cluster, *, rollout_name: str, command: core_commands.Command, timeout: float
-) -> core_status.RolloutStatus:
+    cluster: commands_api.Cluster,
+    *,
+    rollout: commands_api.Rollout,
+    command: core_commands.Command,
+    timeout: float,
+    is_retry: bool,
+) -> _Handling:
     deadline = time.monotonic() + timeout
     while True:
-        current = cluster.get_rollout(rollout_name).status
+        current = cluster.get_rollout(rollout.name).status
         if (
             current is not None
             and current.last_command_at is not None
             and current.last_command_at >= command.issued_at
         ):
-            return current
+            return _Handling(rollout_name=rollout.name, status=current)
+
+        # Resuming a Failed or Aborted rollout makes the controller start a new attempt, a new
+        # CanaryRollout, and the handled command is recorded there rather than on the old object.
+        retry = _retry_attempt(cluster, rollout=rollout, command=command) if is_retry else None
+        if retry is not None:
+            return _Handling(rollout_name=retry.name, status=retry.status)
+
         if time.monotonic() >= deadline:
             raise output.CliError(
                 f"canaryd did not handle the {command.kind.value} within {timeout:g}s; the command stays on "
-                f"CanaryRollout {rollout_name} and acts at the next reconcile. Is the controller running "
+                f"CanaryRollout {rollout.name} and acts at the next reconcile. Is the controller running "
                 "(kubectl get lease -A | grep canaryd)?",
                 exit_code=output.ExitCode.TIMED_OUT,
             )
         time.sleep(1.0)
+
+
+def _retry_attempt(
+    cluster: commands_api.Cluster, *, rollout: commands_api.Rollout, command: core_commands.Command
+) -> commands_api.Rollout | None:
+    """Return a later attempt of the same Deployment created since the command was issued, or None."""
+    # creationTimestamp has whole seconds, so the issue time is truncated before comparing.
+    issued = command.issued_at.replace(microsecond=0)
+    for candidate in reversed(cluster.list_rollouts(rollout.deployment)):
+        if candidate.name == rollout.name or candidate.attempt <= rollout.attempt:
+            continue
+        created = _parse_time(candidate.created_at)
+        if created is not None and created >= issued:
+            return candidate
+    return None
 
 
 # The status view.
@@ -724,6 +772,13 @@ def _sleep_or_time_out(interval: float, *, deadline: float | None, name: str) ->
 
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
+
+
+def _parse_time(text: str) -> datetime.datetime | None:
+    try:
+        return datetime.datetime.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 def _iso(moment: datetime.datetime | None) -> str | None:

@@ -268,6 +268,28 @@ def test_wait_reports_an_ignored_command(rig: Rig) -> None:
     assert "canaryd ignored the pause" in result.output
 
 
+def test_resume_of_failed_rollout_reports_the_new_attempt(rig: Rig) -> None:
+    rig.add_rollout(documents.failed_status())
+
+    def retry() -> None:
+        # The controller handles a retry by creating the next attempt, leaving web-2 as it was.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and rig.command_on("web-2") is None:
+            time.sleep(0.2)
+        rig.add_rollout(
+            holding(attempt=3, phase=phases.Phase.PROGRESSING, message="retry of revision 7f9c requested")
+        )
+
+    thread = threading.Thread(target=retry, daemon=True)
+    thread.start()
+    result = rig.run("resume", "web", "--timeout", "20")
+    thread.join(timeout=5)
+
+    assert result.exit_code == 0, result.output
+    assert "retry started as CanaryRollout web-3: Progressing" in result.stdout
+    assert "retry of revision 7f9c requested" in result.stdout
+
+
 def test_watch_json_streams_until_the_rollout_settles(rig: Rig) -> None:
     rig.add_rollout(holding())
 
