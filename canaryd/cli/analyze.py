@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 import numpy as np
+import rich.text
 import yaml
 
 from canaryd import judge, observations, spec, verdicts
@@ -274,21 +275,31 @@ def analysis_view(
 def render(view: dict[str, Any]) -> None:
     console = output.console()
     window = view["window"]
+    # Text objects, not markup strings, because workload names and reasons may contain square brackets.
     console.print(
-        f"Analysis of [bold]{view['namespace']}/{view['canary']}[/] (canary) against "
-        f"[bold]{view['control']}[/] (control), preset {view['preset']}"
+        rich.text.Text.assemble(
+            "Analysis of ",
+            (f"{view['namespace']}/{view['canary']}", "bold"),
+            " (canary) against ",
+            (view["control"], "bold"),
+            f" (control), preset {view['preset']}",
+        )
     )
     console.print(
-        f"Window   {output.format_time(window['start'])} to {output.format_time(window['end'])}, "
-        f"intervals of {window['interval_seconds']:g}s, {view['intervals_used']} counted"
+        output.plain(
+            f"Window   {output.format_time(window['start'])} to {output.format_time(window['end'])}, "
+            f"intervals of {window['interval_seconds']:g}s, {view['intervals_used']} counted"
+        )
     )
     verdict_line = output.styled(view["verdict"], output.VERDICT_STYLES)
     verdict_line.append(f"  {view['reason']}", style="")
     console.print("Verdict  ", verdict_line, sep="")
     if view["decided_at"]:
         console.print(
-            f"Decided  at {output.format_time(view['decided_at'])}, the end of the first interval "
-            "after which the controller would have acted"
+            output.plain(
+                f"Decided  at {output.format_time(view['decided_at'])}, the end of the first interval "
+                "after which the controller would have acted"
+            )
         )
     console.print()
     console.print(output.metrics_table(title="SLIs", metrics=view["metrics"]))

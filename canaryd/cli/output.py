@@ -83,7 +83,14 @@ def json_line(view: Mapping[str, Any]) -> str:
 
 def console() -> rich.console.Console:
     # Without a terminal (a pipe, a CI log) rich drops colours, and a fixed width keeps tables unwrapped.
-    return rich.console.Console(highlight=False, soft_wrap=False)
+    # Markup is off because names, messages and PromQL (`pod=~"web-[a-z0-9]+"`) contain square brackets
+    # that rich would read as style tags and drop; styles are set on Text objects instead.
+    return rich.console.Console(highlight=False, soft_wrap=False, markup=False)
+
+
+def plain(value: object) -> rich.text.Text:
+    """Wrap a name, message or query as rich Text, so that square brackets in it print as they are."""
+    return rich.text.Text("" if value is None else str(value))
 
 
 def _json_default(value: object) -> object:
@@ -163,7 +170,7 @@ def styled(value: str | None, styles: Mapping[str, str]) -> rich.text.Text:
 
 def metrics_table(*, title: str, metrics: Sequence[Mapping[str, Any]]) -> rich.table.Table:
     """Build the per-SLI table: verdict, canary and control values, effect, tolerance, sample sizes, why."""
-    table = rich.table.Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    table = rich.table.Table(title=plain(title), title_justify="left", show_edge=False, pad_edge=False)
     for header, justify in [
         ("SLI", "left"),
         ("verdict", "left"),
@@ -184,7 +191,7 @@ def metrics_table(*, title: str, metrics: Sequence[Mapping[str, Any]]) -> rich.t
 def metric_cells(metric: Mapping[str, Any]) -> list[rich.text.Text | str]:
     name = metric["metric"] + ("" if metric.get("critical", True) else " (not critical)")
     return [
-        name,
+        plain(name),
         styled(metric["verdict"], VERDICT_STYLES),
         format_ratio(metric.get("canary_value")),
         format_ratio(metric.get("control_value")),
@@ -192,7 +199,7 @@ def metric_cells(metric: Mapping[str, Any]) -> list[rich.text.Text | str]:
         format_effect(metric.get("tolerance")).lstrip("+"),
         format_count(metric.get("canary_samples")),
         format_count(metric.get("control_samples")),
-        metric.get("reason") or "",
+        plain(metric.get("reason") or ""),
     ]
 
 

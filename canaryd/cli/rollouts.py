@@ -585,15 +585,21 @@ def status_renderables(view: dict[str, Any], *, now: datetime.datetime) -> list[
     header.add_column(overflow="fold")
     header.add_row(
         "Rollout",
-        f"{view['namespace']}/{view['deployment']}  "
-        f"(CanaryRollout {view['rollout']}, attempt {view['attempt']})",
+        output.plain(
+            f"{view['namespace']}/{view['deployment']}  "
+            f"(CanaryRollout {view['rollout']}, attempt {view['attempt']})"
+        ),
     )
     phase_text = output.styled(view["phase"], output.PHASE_STYLES)
     phase_text.append(f"  {view['phase_meaning']}", style="dim")
     header.add_row("Phase", phase_text)
     if view["message"]:
-        header.add_row("Message", f"{view['message']}" + (f"  [{view['reason']}]" if view["reason"] else ""))
-    header.add_row("Revision", f"canary {view['revision'] or '-'}, stable {view['stable_revision'] or '-'}")
+        reason = f"  [{view['reason']}]" if view["reason"] else ""
+        header.add_row("Message", output.plain(f"{view['message']}{reason}"))
+    header.add_row(
+        "Revision",
+        output.plain(f"canary {view['revision'] or '-'}, stable {view['stable_revision'] or '-'}"),
+    )
 
     step = view["step"]
     if step["number"] is not None:
@@ -607,7 +613,7 @@ def status_renderables(view: dict[str, Any], *, now: datetime.datetime) -> list[
     header.add_row("Weight", weights)
     if view["cause"]:
         header.add_row("Cause", rich.text.Text(view["cause"], style="red"))
-    header.add_row("Waiting for", view["waiting_for"])
+    header.add_row("Waiting for", output.plain(view["waiting_for"]))
     if view["deadline"]:
         header.add_row("Deadline", output.format_time(view["deadline"], now=now))
     if view["started_at"]:
@@ -647,7 +653,7 @@ def _steps_table(steps: list[dict[str, Any]]) -> rich.table.Table:
         verdict_text.plain = verdict
         lead = [str(step["number"]), f"{step['weight']}%", verdict_text]
         if not step["metrics"]:
-            table.add_row(*lead, "-", "", "", "", "", "", "", "", step["reason"] or "no analysis yet")
+            table.add_row(*lead, "-", "", "", "", "", "", "", "", output.plain(step["reason"] or "no analysis yet"))
             continue
         for position, metric in enumerate(step["metrics"]):
             cells = output.metric_cells(metric)
@@ -658,7 +664,7 @@ def _steps_table(steps: list[dict[str, Any]]) -> rich.table.Table:
 
 def _history_table(view: dict[str, Any]) -> rich.table.Table:
     table = rich.table.Table(
-        title=f"Rollouts of {view['namespace']}/{view['deployment']}",
+        title=output.plain(f"Rollouts of {view['namespace']}/{view['deployment']}"),
         title_justify="left",
         show_edge=False,
         pad_edge=False,
@@ -677,13 +683,13 @@ def _history_table(view: dict[str, Any]) -> rich.table.Table:
     for attempt in view["attempts"]:
         table.add_row(
             str(attempt["attempt"]),
-            attempt["rollout"],
-            attempt["revision"] or "-",
+            output.plain(attempt["rollout"]),
+            output.plain(attempt["revision"] or "-"),
             output.styled(attempt["phase"], output.PHASE_STYLES),
             output.format_time(attempt["started_at"]),
             output.format_time(attempt["settled_at"]),
             f"{attempt['steps_passed']}/{attempt['steps_started']}",
-            attempt["message"],
+            output.plain(attempt["message"]),
         )
     if not view["attempts"]:
         table.caption = "no rollout yet: canaryd starts one when the Deployment's pod template changes"
@@ -705,18 +711,18 @@ def _print_summary(cluster: commands_api.Cluster, *, all_namespaces: bool, outpu
         return
 
     where = "every namespace" if all_namespaces else f"namespace {cluster.namespace}"
-    table = rich.table.Table(title=f"Rollouts in {where}", title_justify="left", show_edge=False)
+    table = rich.table.Table(title=output.plain(f"Rollouts in {where}"), title_justify="left", show_edge=False)
     for header in ("namespace", "deployment", "phase", "revision", "steps passed", "started", "message"):
         table.add_column(header, overflow="fold")
     for row in rows:
         table.add_row(
-            row["namespace"],
-            row["deployment"],
+            output.plain(row["namespace"]),
+            output.plain(row["deployment"]),
             output.styled(row["phase"], output.PHASE_STYLES),
-            row["revision"] or "-",
+            output.plain(row["revision"] or "-"),
             f"{row['steps_passed']}/{row['steps_started']}",
             output.format_time(row["started_at"]),
-            row["message"],
+            output.plain(row["message"]),
         )
     if not rows:
         table.caption = f'no CanaryRollout in {where}; annotate a Deployment with canaryd.io/enabled: "true"'

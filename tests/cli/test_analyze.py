@@ -112,6 +112,29 @@ def test_empty_window_is_usage_error() -> None:
     assert "shorter than one step" in result.output
 
 
+def test_text_output_keeps_square_brackets(capsys: pytest.CaptureFixture[str]) -> None:
+    query = 'sum(increase(http_requests_total{pod=~"web-[a-z0-9]+-[a-z0-9]+"}[2m]))'
+    view = {
+        "namespace": "shop",
+        "canary": "web-[bold]",
+        "control": "web-primary",
+        "preset": "prometheus-http",
+        "window": {"start": NOW.isoformat(), "end": NOW.isoformat(), "interval_seconds": 120.0},
+        "verdict": "no_data",
+        "reason": f"no series for {query}",
+        "intervals_used": 0,
+        "decided_at": None,
+        "metrics": [{"metric": "error_ratio", "verdict": "no_data", "reason": f"no series for {query}"}],
+    }
+
+    analyze.render(view)
+
+    printed = capsys.readouterr().out
+    assert "shop/web-[bold]" in printed
+    assert "[a-z0-9]" in printed
+    assert "".join(query.split()) in "".join(printed.split())
+
+
 @dataclasses.dataclass(frozen=True)
 class Traffic:
     prometheus_url: str

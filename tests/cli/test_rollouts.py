@@ -283,3 +283,17 @@ def test_idle_rollout_shows_no_step() -> None:
 
     assert view["step"]["number"] is None
     assert "Step" not in rendered(view, now=documents.minutes(1))
+
+
+def test_status_text_keeps_square_brackets() -> None:
+    now = documents.minutes(9)
+    view = holding_view(now=now)
+    query = 'sum(rate(http_requests_total{pod=~"web-[a-z0-9]+-[a-z0-9]+"}[2m]))'
+    view["message"] = "rollout of [bold]web[/bold] held"
+    view["steps"][1]["metrics"][0]["reason"] = f"no series for {query}"
+
+    text = rendered(view, now=now)
+
+    assert "rollout of [bold]web[/bold] held" in text
+    assert "[a-z0-9]" in "".join(text.split())  # the table may fold the long query over lines
+    assert "".join(f"no series for {query}".split()) in "".join(text.split())
