@@ -4,7 +4,8 @@ Layer 4 (CLI). Exit codes, also listed in `canaryd demo --help`:
   0   the rollout promoted v2;
   10  the rollout rolled back (the expected outcome of --bad errors and --bad latency);
   11  a step was left undecided and paused (traffic returned to v1);
-  1   the demo could not run (a missing tool, a process that failed to start, an aborted run);
+  1   the demo could not run (a missing tool, a process that failed to start, an output path that
+      cannot be written, an aborted run);
   130 interrupted by Ctrl-C or SIGTERM; every process was stopped.
 """
 
@@ -27,8 +28,8 @@ from canaryd.metrics import outcomes
 from canaryd.observability import logging as observability_logging
 from canaryd.routers import protocol
 from canaryd.standalone import config as standalone_config
+from canaryd.standalone import outputs, runner
 from canaryd.standalone import record as rollout_record
-from canaryd.standalone import runner
 
 # Failures that end the demo with exit code 1 and a message, as opposed to a programming error.
 DEMO_ERRORS = (
@@ -37,6 +38,7 @@ DEMO_ERRORS = (
     protocol.RouterError,
     outcomes.MetricsOutcome,
     standalone_config.ConfigError,
+    outputs.OutputPathError,
 )
 
 VERDICT_STYLES = {"pass": "green", "fail": "bold red", "inconclusive": "yellow", "no_data": "dim"}
@@ -135,8 +137,13 @@ def _share(canary: int, primary: int) -> str:
 
 
 def print_summary(
-    console: rich.console.Console, result: scenario.DemoResult, *, report_path: pathlib.Path
+    console: rich.console.Console,
+    result: scenario.DemoResult,
+    *,
+    report_path: pathlib.Path | None,
+    record_path: pathlib.Path | None,
 ) -> None:
+    """Print the outcome, each step's verdict and HAProxy counts, and the files written (None: failed)."""
     style = "bold green" if result.outcome is rollout_record.Outcome.PROMOTED else "bold red"
     console.print()
     console.print(rich.text.Text(f"outcome: {result.outcome.value}", style=style))
@@ -148,9 +155,9 @@ def print_summary(
             f"{step.canary_requests} requests to v2 and {step.primary_requests} to v1 (canary share {share})",
             highlight=False,
         )
-    console.print(
-        f"report: {report_path}   record: {result.record_path}   time: {result.duration_seconds:.0f} s"
-    )
+    report = report_path or "not written"
+    record = record_path or "not written"
+    console.print(f"report: {report}   record: {record}   time: {result.duration_seconds:.0f} s")
 
 
 @click.command("demo")
@@ -206,11 +213,16 @@ def demo(
     Prometheus metrics, and promotes or rolls back. Every process is stopped at the end, on error
     and on Ctrl-C. Needs the haproxy and prometheus programs (`apt-get install haproxy prometheus`).
 
+    Every output path (--json, --report, --record) is checked before anything starts; one that
+    cannot be written stops the demo with exit code 1. If a write still fails at the end, the other
+    outputs are written, an error line names the file, and the exit code remains the outcome's.
+
     Exit codes: 0 promoted, 10 rolled back, 11 paused, 1 error, 130 interrupted.
     """
     # The live table shows the progress; log lines would tear it apart unless asked for.
     observability_logging.configure(log_format="console", level="info" if verbose else "error")
     console = rich.console.Console()
+    _check_outputs(json_path=json_path, report_path=report_path, record_path=record_path)
     plan = scenario.FAST_PLAN if fast else scenario.FULL_PLAN
     try:
         with ProgressView(console=console, steps=plan.steps) as view:
@@ -232,11 +244,69 @@ def demo(
         _write_json(json_path, {"outcome": "error", "reason": str(error), "exit_code": runner.EXIT_ERROR})
         raise click.ClickException(str(error)) from error
 
-    report_command.write_report(source=result.record_path, destination=report_path)
-    print_summary(console, result, report_path=report_path)
     exit_code = runner.EXIT_CODES[result.outcome]
-    _write_json(json_path, {**result.as_json(), "report": str(report_path), "exit_code": exit_code})
+    failures = write_outputs(console, result, json_path=json_path, report_path=report_path)
+    for failure in failures:
+        click.echo(f"Error: {failure}", err=True)
+    # The exit code stays the outcome's even when an output failed: the rollout ended as printed.
     raise SystemExit(exit_code)
+
+
+def write_outputs(
+    console: rich.console.Console,
+    result: scenario.DemoResult,
+    *,
+    json_path: pathlib.Path | None,
+    report_path: pathlib.Path,
+) -> list[str]:
+    """Write the report, print the summary and write the JSON summary; return what failed.
+
+    Each output is written even when another one failed, and each failure is one line.
+    """
+    failures = [] if result.record_error is None else [result.record_error]
+    report: pathlib.Path | None = report_path
+    try:
+        report_command.write_page(result.record, destination=report_path, option="--report")
+    except outputs.OutputPathError as error:
+        failures.append(str(error))
+        report = None
+    record = None if result.record_error is not None else result.record_path
+
+    print_summary(console, result, report_path=report, record_path=record)
+    exit_code = runner.EXIT_CODES[result.outcome]
+    summary = {
+        **result.as_json(),
+        "record": None if record is None else str(record),
+        "report": None if report is None else str(report),
+        "exit_code": exit_code,
+    }
+    try:
+        _write_json(json_path, summary)
+    except OSError as error:
+        failures.append(outputs.describe_failure(json_path, option="--json", error=error))
+    return failures
+
+
+def _check_outputs(
+    *, json_path: pathlib.Path | None, report_path: pathlib.Path, record_path: pathlib.Path
+) -> None:
+    # The rollout takes minutes, so an output that cannot be written stops the demo before it starts.
+    paths = {"--report": report_path, "--record": record_path}
+    if json_path is not None:
+        paths["--json"] = json_path
+    failures = {}
+    for option, path in paths.items():
+        try:
+            outputs.check_writable(path, option=option)
+        except outputs.OutputPathError as error:
+            failures[option] = str(error)
+    if not failures:
+        return
+    message = "; ".join(failures.values())
+    if "--json" not in failures:
+        # Scripts read the outcome from the JSON file, so it says why nothing ran.
+        _write_json(json_path, {"outcome": "error", "reason": message, "exit_code": runner.EXIT_ERROR})
+    raise click.ClickException(message)
 
 
 def _write_json(path: pathlib.Path | None, summary: dict[str, object]) -> None:

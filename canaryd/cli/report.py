@@ -10,13 +10,31 @@ import pathlib
 import click
 
 from canaryd.report import html, sources
+from canaryd.standalone import outputs
+from canaryd.standalone import record as rollout_record
 
 
-def write_report(*, source: pathlib.Path, destination: pathlib.Path) -> pathlib.Path:
-    """Render the report of `source` into `destination` and return the path written."""
-    record = sources.load(source)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    destination.write_text(html.render(record), encoding="utf-8")
+def write_report(*, source: pathlib.Path, destination: pathlib.Path, option: str) -> pathlib.Path:
+    """Render the report of `source` into `destination` and return the path written.
+
+    Raise `sources.SourceError` for an unreadable source and `outputs.OutputPathError`, naming
+    `option`, when `destination` cannot be written.
+    """
+    return write_page(sources.load(source), destination=destination, option=option)
+
+
+def write_page(
+    record: rollout_record.RolloutRecord, *, destination: pathlib.Path, option: str
+) -> pathlib.Path:
+    """Render the report of `record` into `destination` and return the path written."""
+    page = html.render(record)
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.write_text(page, encoding="utf-8")
+    except OSError as error:
+        raise outputs.OutputPathError(
+            outputs.describe_failure(destination, option=option, error=error)
+        ) from error
     return destination
 
 
@@ -38,7 +56,7 @@ def report(source: pathlib.Path, destination: pathlib.Path | None) -> None:
     """
     destination = destination or source.with_suffix(".html")
     try:
-        written = write_report(source=source, destination=destination)
-    except sources.SourceError as error:
+        written = write_report(source=source, destination=destination, option="--output")
+    except (sources.SourceError, outputs.OutputPathError) as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"report written to {written}")

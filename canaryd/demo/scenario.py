@@ -119,6 +119,7 @@ class DemoResult:
     steps: list[StepSummary]
     record: rollout_record.RolloutRecord
     record_path: pathlib.Path
+    record_error: str | None  # why the record file could not be written, if its last write failed
     load: dict[str, object]
     processes: list[dict[str, object]]  # every process started: name, PID (= process group ID)
 
@@ -286,6 +287,7 @@ def _run_in(
         steps=summarize_steps(result.record),
         record=result.record,
         record_path=result.record_path,
+        record_error=result.record_error,
         load=_read_load_summary(load.summary_path),
         processes=started_processes,
     )

@@ -15,7 +15,7 @@ from canaryd.metrics import outcomes
 from canaryd.observability import logging as observability_logging
 from canaryd.routers import protocol
 from canaryd.standalone import config as standalone_config
-from canaryd.standalone import runner
+from canaryd.standalone import outputs, runner
 
 
 def run(*, config_path: pathlib.Path, record_path: pathlib.Path | None = None) -> None:
@@ -28,13 +28,19 @@ def run(*, config_path: pathlib.Path, record_path: pathlib.Path | None = None) -
         result = runner.run_file(config_path, record_path=record_path)
     except standalone_config.ConfigError as error:
         _fail(str(error), runner.EXIT_INVALID_CONFIG)
+    except outputs.OutputPathError as error:
+        _fail(str(error), runner.EXIT_ERROR)
     except (runner.RunnerError, protocol.RouterError, outcomes.MetricsOutcome) as error:
         _fail(f"rollout stopped: {error}", runner.EXIT_ERROR)
     except KeyboardInterrupt:
         _fail("rollout interrupted; all traffic was returned to the primary", runner.EXIT_INTERRUPTED)
 
     print(f"{result.outcome.value}: {result.record.reason}")
-    print(f"record: {result.record_path} (write a report with `canaryd report {result.record_path}`)")
+    if result.record_error is None:
+        print(f"record: {result.record_path} (write a report with `canaryd report {result.record_path}`)")
+    else:
+        # The exit code stays the outcome's: the rollout itself ended as printed above.
+        print(f"Error: {result.record_error}", file=sys.stderr)
     raise SystemExit(runner.EXIT_CODES[result.outcome])
 
 

@@ -32,6 +32,7 @@ from canaryd.metrics import prometheus as prometheus_source
 from canaryd.routers import haproxy, protocol
 from canaryd.standalone import analysis as step_analysis
 from canaryd.standalone import config as standalone_config
+from canaryd.standalone import outputs
 from canaryd.standalone import record as rollout_record
 
 logger = structlog.get_logger(__name__)
@@ -91,6 +92,7 @@ class RunResult:
     outcome: rollout_record.Outcome
     record: rollout_record.RolloutRecord
     record_path: pathlib.Path
+    record_error: str | None = None  # why the record file could not be written, if its last write failed
 
 
 class StandaloneRunner:
@@ -127,6 +129,7 @@ class StandaloneRunner:
             settings=_settings_summary(config),
             latency_quantile=config.judge_settings().latency_quantile,
         )
+        self.record_error: str | None = None
         self.log = logger.bind(rollout=config.rollout, backend=config.router.backend)
 
     @property
@@ -202,7 +205,7 @@ class StandaloneRunner:
         if outcome is None:
             outcome = _OUTCOMES.get(next_status.phase)
 
-        rollout_record.write_record(self.record, self.record_path)
+        self._write_record()
         report = PassReport(
             at=now,
             status=next_status,
@@ -332,9 +335,23 @@ class StandaloneRunner:
         self.record.outcome = outcome
         self.record.reason = reason
         self.record.finished_at = time.time()
-        rollout_record.write_record(self.record, self.record_path)
+        self._write_record()
         self.log.info("rollout_finished", outcome=outcome.value, reason=reason, record=str(self.record_path))
-        return RunResult(outcome=outcome, record=self.record, record_path=self.record_path)
+        return RunResult(
+            outcome=outcome, record=self.record, record_path=self.record_path, record_error=self.record_error
+        )
+
+    def _write_record(self) -> None:
+        try:
+            rollout_record.write_record(self.record, self.record_path)
+        except OSError as error:
+            # The rollout goes on: moving traffic safely matters more than its record, and the
+            # command reports the failure with the outcome. The first failure is logged, not each pass.
+            if self.record_error is None:
+                self.log.error("rollout_record_write_failed", record=str(self.record_path), error=str(error))
+            self.record_error = outputs.describe_failure(self.record_path, option="the record", error=error)
+        else:
+            self.record_error = None
 
     def _run_limit(self) -> datetime.timedelta:
         return (len(self.config.steps) + 1) * self.config.analysis.deadline + _RUN_MARGIN
@@ -358,9 +375,13 @@ def run_file(
     record_path: pathlib.Path | None = None,
     on_pass: Callable[[PassReport], None] | None = None,
 ) -> RunResult:
-    """Load a rollout file and run it; the record goes to `record_path` (default: beside the file)."""
+    """Load a rollout file and run it; the record goes to `record_path` (default: beside the file).
+
+    Raise `outputs.OutputPathError` before anything starts when the record cannot be written there.
+    """
     config = standalone_config.load_config(path)
     destination = record_path or path.with_name(f"{config.rollout}-record.json")
+    outputs.check_writable(destination, option="the record")
     return StandaloneRunner(config=config, record_path=destination, on_pass=on_pass).run()
 
 

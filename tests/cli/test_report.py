@@ -7,6 +7,7 @@ from click import testing
 from canaryd.cli import main
 from canaryd.standalone import record as rollout_record
 from tests.report import records
+from tests.standalone import unwritable
 
 
 def test_report_command_writes_html_beside_record(tmp_path):
@@ -39,3 +40,18 @@ def test_report_command_rejects_other_files(tmp_path):
 
     assert result.exit_code == 1
     assert "neither a canaryd record" in result.output
+
+
+def test_report_command_names_unwritable_output(tmp_path):
+    source = tmp_path / "demo-record.json"
+    rollout_record.write_record(records.rolled_back(), source)
+
+    with unwritable.immutable_directory(tmp_path / "locked") as locked:
+        result = testing.CliRunner().invoke(
+            main.cli, ["report", str(source), "--output", str(locked / "x.html")]
+        )
+
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert f"cannot write --output file {locked / 'x.html'}: Operation not permitted" in result.output
+    assert "Traceback" not in result.output

@@ -17,6 +17,10 @@ from canaryd.demo import haproxy as demo_haproxy
 from canaryd.demo import prometheus as demo_prometheus
 from canaryd.demo import scenario, stack
 from canaryd.demo import supervisor as supervision
+from canaryd.standalone import config as standalone_config
+from canaryd.standalone import record as rollout_record
+from canaryd.standalone import runner
+from tests.standalone import unwritable
 
 pytestmark = pytest.mark.demo
 
@@ -226,3 +230,57 @@ def test_prometheus_outage_is_never_a_pass(environment, tmp_path):
     assert last["verdict"] == "no_data"
     assert "Prometheus is unreachable" in last["reason"]
     assert router.current_weight() == 0
+
+
+def test_unwritable_record_stops_before_start(tmp_path):
+    directory = tmp_path / "rollout"
+    directory.mkdir()
+    path = directory / "rollout.yaml"
+    document = {
+        "rollout": "web",
+        "router": {
+            "socket": str(tmp_path / "missing.sock"),
+            "backend": "app",
+            "primary_server": "v1",
+            "canary_server": "v2",
+        },
+        "metrics": {"namespace": "demo", "control": "web-v1", "canary": "web-v2"},
+    }
+    path.write_text(yaml.safe_dump(document))
+
+    with unwritable.immutable_directory(directory):
+        completed = run_standalone(path, timeout=30)
+
+    assert completed.returncode == 1
+    record = directory / "web-record.json"
+    assert completed.stderr.strip() == (
+        f"Error: cannot write the record file {record}: Operation not permitted; "
+        "choose another path or make its directory writable"
+    )
+
+
+def test_record_write_failure_does_not_stop_rollout(environment, tmp_path):
+    path = rollout_file(tmp_path, environment)
+    config = standalone_config.load_config(path)
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+    locked = []
+
+    def lock_outputs_once(report: runner.PassReport) -> None:
+        if not locked:
+            subprocess.run(["chattr", "+i", str(outputs)], check=True)
+            locked.append(outputs)
+
+    rollout = runner.StandaloneRunner(
+        config=config, record_path=outputs / "record.json", on_pass=lock_outputs_once
+    )
+    try:
+        result = rollout.run()
+    finally:
+        for directory in locked:
+            unwritable.make_writable(directory)
+
+    assert result.outcome is rollout_record.Outcome.PROMOTED
+    assert result.record_error is not None
+    assert result.record_error.startswith(f"cannot write the record file {outputs / 'record.json'}")
+    assert environment["balancer"].router().current_weight() == 100
