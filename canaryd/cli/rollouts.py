@@ -383,7 +383,8 @@ def build_status_view(
             "desired": current.desired_weight,
             "actual": current.actual_weight,
             "baseline": current.desired_baseline_weight,
-            "primary": current.primary_weight,
+            "primary": _primary_weight(current),
+            "approximated": is_weight_approximated(current),
         },
         "waiting_for": waiting_for(current, rollout_spec=rollout_spec, now=now),
         "cause": rollback_cause(current),
@@ -473,22 +474,61 @@ def _waiting_in_step(
 
     if current.reason == "WaitingForCanary":
         return f"every canary replica to be Ready{until}"
-    if current.actual_weight != current.desired_weight or current.analysis_started_at is None:
+    if (
+        current.reason == "WaitingForWeight"
+        or current.analysis_started_at is None
+        or current.actual_weight is None
+    ):
         actual = "unknown" if current.actual_weight is None else f"{current.actual_weight}%"
+        if rollout_spec.router.kind is spec.RouterKind.REPLICA_RATIO:
+            return (
+                f"the canary's pods to be Ready at the share of pods closest to {current.desired_weight}%, "
+                f"as the replica-ratio router reaches only whole-pod shares (it reports {actual}){until}"
+            )
         return f"the router to report {current.desired_weight}% on the canary (it reports {actual}){until}"
 
     window_end = _analysis_window_end(current, rollout_spec)
+    approximated = is_weight_approximated(current)
+    at = f" at {current.actual_weight}%" if approximated else ""
     record = current.step_record(current.step_index)
     latest = record.judgement if record is not None else None
     if window_end is not None and window_end > now:
         verdict = f" (latest verdict: {latest.verdict.value})" if latest else ""
         closes = _clock(window_end, now)
-        return f"the analysis window to close at {closes}{verdict}; a failure acts at once{until}"
-    if latest is None:
-        return f"the first analysis of this step{until}"
-    undecided = [result for result in latest.metrics if result.verdict is not verdicts.Verdict.PASS]
-    names = ", ".join(f"{result.metric} ({result.verdict.value})" for result in undecided) or "every SLI"
-    return f"enough evidence on {names} to pass{until}"
+        waiting = f"the analysis window{at} to close at {closes}{verdict}; a failure acts at once{until}"
+    elif latest is None:
+        waiting = f"the first analysis of this step{at}{until}"
+    else:
+        undecided = [result for result in latest.metrics if result.verdict is not verdicts.Verdict.PASS]
+        names = ", ".join(f"{result.metric} ({result.verdict.value})" for result in undecided) or "every SLI"
+        waiting = f"enough evidence on {names} to pass{until}"
+    if approximated:
+        waiting += (
+            f". The router's achievable weight is {current.actual_weight}% with the current replicas, "
+            f"not {current.desired_weight}%, and the analysis proceeds at it"
+        )
+    return waiting
+
+
+def is_weight_approximated(current: core_status.RolloutStatus) -> bool:
+    """True when the router routes a different weight than desired and the controller accepted it.
+
+    The replica-ratio router reaches only whole-pod shares. When it has done what it can, the controller
+    starts the analysis although the routed share recorded as the actual weight differs from the desired.
+    """
+    return (
+        current.analysis_started_at is not None
+        and current.reason != "WaitingForWeight"
+        and current.actual_weight is not None
+        and current.actual_weight != current.desired_weight
+    )
+
+
+def _primary_weight(current: core_status.RolloutStatus) -> int:
+    # The primary gets what the canary and the baseline do not; the router's reading is the truth when
+    # it differs from the desired weight, as it does with whole-pod shares.
+    canary = current.desired_weight if current.actual_weight is None else current.actual_weight
+    return 100 - canary - current.desired_baseline_weight
 
 
 def _step_deadline(
@@ -607,7 +647,8 @@ def status_renderables(view: dict[str, Any], *, now: datetime.datetime) -> list[
         header.add_row("Step", f"{step['number']} of {step['count']}  (steps {plan})")
     weight = view["weight"]
     actual = "unknown" if weight["actual"] is None else f"{weight['actual']}%"
-    weights = f"canary {weight['desired']}% desired, {actual} actual; primary {weight['primary']}%"
+    approximated = " (the closest share the router reaches)" if weight["approximated"] else ""
+    weights = f"canary {weight['desired']}% desired, {actual} actual{approximated}; primary {weight['primary']}%"
     if weight["baseline"]:
         weights += f"; baseline {weight['baseline']}%"
     header.add_row("Weight", weights)

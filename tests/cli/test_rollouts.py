@@ -57,7 +57,7 @@ def test_status_view_names_phase_step_and_weights() -> None:
     )
     assert view["phase"] == "Holding"
     assert view["step"] == {"number": 2, "count": 2, "weights": [1, 5]}
-    assert view["weight"] == {"desired": 5, "actual": 5, "baseline": 0, "primary": 95}
+    assert view["weight"] == {"desired": 5, "actual": 5, "baseline": 0, "primary": 95, "approximated": False}
     assert view["deadline"] == "2026-12-04T03:14:00+00:00"
     assert view["analysis_window_end"] == "2026-12-04T03:07:00+00:00"
 
@@ -146,9 +146,9 @@ def test_status_view_json_shape_is_stable() -> None:
         (
             9,
             {"actual_weight": 1, "analysis_started_at": None},
-            "the router to report 5% on the canary (it reports 1%)",
+            "closest to 5%, as the replica-ratio router reaches only whole-pod shares (it reports 1%)",
         ),
-        (9, {"actual_weight": None}, "the router to report 5% on the canary (it reports unknown)"),
+        (9, {"actual_weight": None}, "whole-pod shares (it reports unknown)"),
         (9, {"reason": "WaitingForCanary"}, "every canary replica to be Ready"),
         (9, {"phase": phases.Phase.PAUSED}, "a person: `canaryd resume`"),
         (9, {"phase": phases.Phase.PROMOTING}, "every primary replica to be Ready on revision 7f9c"),
@@ -297,3 +297,58 @@ def test_status_text_keeps_square_brackets() -> None:
     assert "rollout of [bold]web[/bold] held" in text
     assert "[a-z0-9]" in "".join(text.split())  # the table may fold the long query over lines
     assert "".join(f"no series for {query}".split()) in "".join(text.split())
+
+
+REPLICA_RATIO_SPEC = spec.parse_annotations(
+    {"canaryd.io/enabled": "true", "canaryd.io/steps": "10,50", "canaryd.io/router": "replica-ratio"},
+    source="Deployment shop/web",
+)
+
+
+def replica_ratio_view(**update: object) -> dict:
+    # Step 1 at 10% next to two primary pods: one canary pod, a third of the traffic.
+    status = documents.holding_status().model_copy(
+        update={"step_index": 0, "desired_weight": 10, "actual_weight": 33, **update}
+    )
+    rollout = decoded(documents.document(status=status))
+    return rollouts.build_status_view(
+        rollout=rollout, rollout_spec=REPLICA_RATIO_SPEC, now=documents.minutes(9)
+    )
+
+
+def test_primary_weight_is_what_the_canary_does_not_get() -> None:
+    view = replica_ratio_view()
+
+    assert view["weight"]["primary"] == 67
+    assert view["weight"]["approximated"] is True
+    assert "canary 10% desired, 33% actual (the closest share the router reaches); primary 67%" in rendered(
+        view, now=documents.minutes(9)
+    )
+
+
+def test_approximated_weight_says_analysis_proceeds() -> None:
+    view = replica_ratio_view()
+
+    assert "achievable weight is 33% with the current replicas" in view["waiting_for"]
+    assert "the analysis proceeds at it" in view["waiting_for"]
+    assert "the router to report" not in view["waiting_for"]
+
+
+def test_replica_ratio_waiting_names_whole_pod_shares() -> None:
+    view = replica_ratio_view(reason="WaitingForWeight", actual_weight=0, analysis_started_at=None)
+
+    assert view["weight"]["approximated"] is False
+    assert "closest to 10%" in view["waiting_for"]
+    assert "whole-pod shares (it reports 0%)" in view["waiting_for"]
+
+
+def test_gateway_waiting_names_the_router_reading() -> None:
+    gateway = spec.parse_annotations(
+        {"canaryd.io/enabled": "true", "canaryd.io/router": "gateway-api", "canaryd.io/httproute": "web"},
+        source="Deployment shop/web",
+    )
+    current = documents.holding_status().model_copy(update={"reason": "WaitingForWeight", "actual_weight": 1})
+
+    sentence = rollouts.waiting_for(current, rollout_spec=gateway, now=documents.minutes(9))
+
+    assert "the router to report 5% on the canary (it reports 1%)" in sentence

@@ -89,7 +89,7 @@ def test_status_json_reads_the_controller_status(rig: Rig) -> None:
     assert result.exit_code == 0, result.output
     view = json.loads(result.stdout)
     assert (view["rollout"], view["attempt"], view["phase"]) == ("web-2", 2, "Holding")
-    assert view["weight"] == {"desired": 5, "actual": 5, "baseline": 0, "primary": 95}
+    assert view["weight"] == {"desired": 5, "actual": 5, "baseline": 0, "primary": 95, "approximated": False}
     assert view["step"] == {"number": 2, "count": 2, "weights": [1, 5]}
     assert [step["verdict"] for step in view["steps"]] == ["pass", None]
     assert view["steps"][1]["metrics"][0]["canary_samples"] == 640
