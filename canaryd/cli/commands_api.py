@@ -13,6 +13,7 @@ import dataclasses
 import datetime
 import getpass
 import json
+import os
 import re
 import socket
 from typing import Any
@@ -22,12 +23,17 @@ import kubernetes.config
 import kubernetes.config.config_exception
 import pydantic
 import urllib3.exceptions
+import yaml
 
 from canaryd.cli import output
 from canaryd.controller import names, records
 from canaryd.core import commands as core_commands
 from canaryd.core import status as core_status
 from canaryd.kube import api as kube_api
+
+
+# Where kubectl and the kubernetes client look when neither --kubeconfig nor KUBECONFIG is set.
+DEFAULT_KUBECONFIG = "~/.kube/config"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,12 +57,15 @@ class Cluster:
     """A connection to the API server made from a kubeconfig, with the namespace to use."""
 
     def __init__(self, *, kubeconfig: str | None, context: str | None, namespace: str | None) -> None:
+        paths = kubeconfig or os.path.expanduser(DEFAULT_KUBECONFIG)
+        check_kubeconfig(paths, context=context)
         try:
             api_client = kubernetes.config.new_client_from_config(config_file=kubeconfig, context=context)
             _, active = kubernetes.config.list_kube_config_contexts(config_file=kubeconfig)
         except (kubernetes.config.config_exception.ConfigException, OSError) as error:
             raise output.CliError(
-                f"cannot load a kubeconfig ({error}); set KUBECONFIG or pass --kubeconfig",
+                f"cannot load the kubeconfig {paths}: {error}; fix the file, or pass --kubeconfig or set "
+                "KUBECONFIG to another one",
                 exit_code=output.ExitCode.UNREACHABLE,
             ) from None
         self.namespace = namespace or _context_namespace(kubeconfig, context=context, active=active)
@@ -156,6 +165,59 @@ class Cluster:
                 "check KUBECONFIG and the context",
                 exit_code=output.ExitCode.UNREACHABLE,
             ) from None
+
+
+def check_kubeconfig(paths: str, *, context: str | None) -> None:
+    """Raise a one-line CliError naming the file when the kubeconfig is missing, not YAML or lacks `context`.
+
+    `paths` is one file or an os.pathsep-separated list, as KUBECONFIG holds; the kubernetes client merges
+    them. The client's own errors name neither the file nor the contexts there are, so this runs first.
+    """
+    contexts: list[str] = []
+    existing = [path for path in paths.split(os.pathsep) if path and os.path.exists(path)]
+    if not existing:
+        raise output.CliError(
+            f"kubeconfig {paths} not found; pass --kubeconfig with an existing file or set KUBECONFIG",
+            exit_code=output.ExitCode.UNREACHABLE,
+        )
+    for path in existing:
+        document = _read_kubeconfig(path)
+        contexts += [
+            str(entry.get("name")) for entry in document.get("contexts") or [] if isinstance(entry, dict)
+        ]
+
+    if context is not None and context not in contexts:
+        available = ", ".join(contexts) if contexts else "none"
+        raise output.CliError(
+            f"context {context!r} not found in the kubeconfig {paths}; its contexts are: {available}. "
+            "Pass one of them with --context, or omit --context to use the current context",
+            exit_code=output.ExitCode.UNREACHABLE,
+        )
+
+
+def _read_kubeconfig(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as file:
+            document = yaml.safe_load(file)
+    except yaml.YAMLError as error:
+        # PyYAML's messages span several lines; one line keeps the error readable in a terminal or log.
+        detail = " ".join(str(error).split())
+        raise output.CliError(
+            f"kubeconfig {path} is not valid YAML: {detail}", exit_code=output.ExitCode.UNREACHABLE
+        ) from None
+    except OSError as error:
+        raise output.CliError(
+            f"cannot read the kubeconfig {path}: {error.strerror}", exit_code=output.ExitCode.UNREACHABLE
+        ) from None
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise output.CliError(
+            f"kubeconfig {path} is not a kubeconfig: expected a mapping with clusters, contexts and users, "
+            f"got a YAML {type(document).__name__}",
+            exit_code=output.ExitCode.UNREACHABLE,
+        )
+    return document
 
 
 def build_command(

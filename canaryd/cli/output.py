@@ -19,6 +19,7 @@ import rich.table
 import rich.text
 
 from canaryd import verdicts
+from canaryd.core import explain
 
 STATUS_SCHEMA = "canaryd.io/cli/status/v1"
 HISTORY_SCHEMA = "canaryd.io/cli/history/v1"
@@ -33,7 +34,7 @@ class ExitCode(enum.IntEnum):
     ERROR = 1  # an unexpected error; the message names what failed
     USAGE = 2  # invalid options or arguments (click's own code)
     NOT_FOUND = 3  # the Deployment or its CanaryRollout does not exist
-    UNREACHABLE = 4  # the Kubernetes API or Prometheus is unreachable, timed out or refused the credentials
+    UNREACHABLE = 4  # the Kubernetes API or Prometheus is unreachable or refused us, or the kubeconfig is bad
     REJECTED = 5  # the command does not apply now, for example promoting a rollout that already ended
     INVALID_CONFIG = 6  # the canaryd.io annotations or the analysis settings are invalid
     FAILED = 10  # status: the rollout failed or was aborted; analyze: the verdict is fail
@@ -101,25 +102,11 @@ def _json_default(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-# Number formatting shared by every table.
-
-
-def format_ratio(value: float | None) -> str:
-    """Format a share of requests (an error ratio, a share of slow requests) as a percentage."""
-    if value is None:
-        return "-"
-    return f"{value * 100:.3g}%"
-
-
-def format_effect(value: float | None) -> str:
-    """Format a difference of two ratios in percentage points, with its sign."""
-    if value is None:
-        return "-"
-    return f"{value * 100:+.3g}pp"
-
-
-def format_count(value: int | None) -> str:
-    return "-" if value is None else f"{value:,}"
+# Number formatting shared by every table. It lives in the pure layer, so the standalone mode and the
+# report print the same units as the CLI.
+format_ratio = explain.format_ratio
+format_effect = explain.format_effect
+format_count = explain.format_count
 
 
 def format_time(value: str | None, *, now: datetime.datetime | None = None) -> str:

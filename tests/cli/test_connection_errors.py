@@ -50,7 +50,7 @@ def test_missing_kubeconfig_exits_4(tmp_path: pathlib.Path) -> None:
     )
 
     assert result.exit_code == output.ExitCode.UNREACHABLE, result.output
-    assert "cannot load a kubeconfig" in result.output
+    assert "absent not found" in result.output
 
 
 def test_context_namespace_is_the_default(tmp_path: pathlib.Path) -> None:
@@ -59,3 +59,38 @@ def test_context_namespace_is_the_default(tmp_path: pathlib.Path) -> None:
     cluster = commands_api.Cluster(kubeconfig=str(kubeconfig), context=None, namespace=None)
 
     assert cluster.namespace == "shop"
+
+
+def test_malformed_kubeconfig_names_file_and_yaml_error(tmp_path: pathlib.Path) -> None:
+    kubeconfig = tmp_path / "kc-bad.yaml"
+    kubeconfig.write_text("apiVersion: v1\nclusters: [\n  - name: x\n")
+
+    result = testing.CliRunner().invoke(main.cli, ["status", "web", "--kubeconfig", str(kubeconfig)])
+
+    assert result.exit_code == output.ExitCode.UNREACHABLE, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert f"kubeconfig {kubeconfig} is not valid YAML" in result.output
+    assert "line 3, column 3" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_missing_kubeconfig_names_the_path(tmp_path: pathlib.Path) -> None:
+    absent = tmp_path / "absent"
+
+    result = testing.CliRunner().invoke(main.cli, ["status", "web", "--kubeconfig", str(absent)])
+
+    assert result.exit_code == output.ExitCode.UNREACHABLE, result.output
+    assert f"kubeconfig {absent} not found" in result.output
+
+
+def test_unknown_context_lists_the_available_ones(tmp_path: pathlib.Path) -> None:
+    kubeconfig = write_kubeconfig(tmp_path / "config", server="http://127.0.0.1:1")
+
+    result = testing.CliRunner().invoke(
+        main.cli, ["status", "web", "--kubeconfig", str(kubeconfig), "--context", "nope"]
+    )
+
+    assert result.exit_code == output.ExitCode.UNREACHABLE, result.output
+    assert "context 'nope' not found" in result.output
+    assert "its contexts are: nowhere" in result.output
+    assert "set KUBECONFIG" not in result.output
