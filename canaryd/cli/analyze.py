@@ -137,6 +137,7 @@ def analyze(
     window_start = parse_time(start, now=now, option="--from")
     window_end = parse_time(end, now=now, option="--to")
     step_seconds = _parse_seconds(interval, option="--interval")
+    check_window_bounds(start=window_start, end=window_end, step_seconds=step_seconds)
 
     rollout_spec = _read_spec(annotations_file, deployment=deployment, namespace=namespace)
     metrics_preset = _build_preset(rollout_spec, preset=preset, settings=preset_settings)
@@ -206,6 +207,23 @@ def parse_time(text: str, *, now: datetime.datetime, option: str) -> datetime.da
             param_hint=option,
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
+
+
+def check_window_bounds(*, start: datetime.datetime, end: datetime.datetime, step_seconds: float) -> None:
+    """Reject a window that ends before it starts or is shorter than one interval."""
+    if start >= end:
+        raise click.BadParameter(
+            f"--from {_utc(start)} is not before --to {_utc(end)}; the window must start before it ends "
+            "(were they swapped?)",
+            param_hint="--from/--to",
+        )
+    span = (end - start).total_seconds()
+    if span < step_seconds:
+        raise click.BadParameter(
+            f"the window from {_utc(start)} to {_utc(end)} spans {_span(span)}, shorter than one interval "
+            f"of {_span(step_seconds)}; widen the window or shorten --interval",
+            param_hint="--from/--to",
+        )
 
 
 def judge_settings(rollout_spec: spec.RolloutSpec) -> judge.JudgeSettings:
@@ -449,6 +467,23 @@ def _parse_seconds(text: str, *, option: str, zero: bool = False) -> float:
         return spec_values.parse_duration(text).total_seconds()
     except ValueError as error:
         raise click.BadParameter(f"{text!r}: {error}", param_hint=option) from None
+
+
+def _utc(moment: datetime.datetime) -> str:
+    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _span(seconds: float) -> str:
+    """Format a duration as 15d6h40m, 2m or 90s: whole seconds, largest units first."""
+    remainder = round(seconds)
+    parts = []
+    for unit, size in _UNIT_SECONDS.items():
+        if unit == "w":
+            continue
+        amount, remainder = divmod(remainder, size)
+        if amount:
+            parts.append(f"{amount}{unit}")
+    return "".join(parts) or "0s"
 
 
 def _iso(timestamp: float) -> str:

@@ -105,11 +105,35 @@ def test_invalid_annotations_file_exits_6(tmp_path: pathlib.Path) -> None:
     assert "did you mean canaryd.io/steps?" in result.output
 
 
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        (
+            "2026-12-04T12:00:00Z",
+            "2026-12-04T11:00:00Z",
+            "--from 2026-12-04T12:00:00Z is not before --to 2026-12-04T11:00:00Z",
+        ),
+        (
+            "2026-12-04T12:00:00Z",
+            "2026-12-04T12:01:00Z",
+            "from 2026-12-04T12:00:00Z to 2026-12-04T12:01:00Z spans 1m, shorter than one interval of 2m",
+        ),
+    ],
+    ids=["from-after-to", "shorter-than-interval"],
+)
+def test_window_is_checked_up_front(start: str, end: str, expected: str) -> None:
+    result = run("web", "--from", start, "--to", end, "--prometheus-url", closed_port_url())
+
+    assert result.exit_code == output.ExitCode.USAGE, result.output
+    assert expected in result.output
+    assert "1796" not in result.output  # no Unix seconds
+
+
 def test_empty_window_is_usage_error() -> None:
     result = run("web", "--from", "now-1m", "--to", "now-1m", "--prometheus-url", closed_port_url())
 
     assert result.exit_code == output.ExitCode.USAGE == 2
-    assert "shorter than one step" in result.output
+    assert "the window must start before it ends" in result.output
 
 
 def test_text_output_keeps_square_brackets(capsys: pytest.CaptureFixture[str]) -> None:
