@@ -9,6 +9,7 @@ controller's own code path: the spec reader, a metrics preset, `canaryd.metrics.
 from __future__ import annotations
 
 import datetime
+import math
 import pathlib
 import re
 from typing import Any
@@ -30,6 +31,9 @@ PROMETHEUS_URL_VARIABLE = "CANARYD_PROMETHEUS_URL"
 _RELATIVE_TIME = re.compile(r"^now(?:-(?P<ago>.+))?$")
 _AGO_PART = re.compile(r"(\d+)([wdhms])")
 _UNIT_SECONDS = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
+
+# Prometheus' limit on the points per series of one range query (its query_range API rejects more).
+PROMETHEUS_MAX_POINTS = 11_000
 
 # Exit code per overall verdict, as docs/cli.md lists them.
 _VERDICT_EXIT_CODES = {
@@ -210,7 +214,7 @@ def parse_time(text: str, *, now: datetime.datetime, option: str) -> datetime.da
 
 
 def check_window_bounds(*, start: datetime.datetime, end: datetime.datetime, step_seconds: float) -> None:
-    """Reject a window that ends before it starts or is shorter than one interval."""
+    """Reject a window that ends before it starts, is shorter than one interval, or has too many points."""
     if start >= end:
         raise click.BadParameter(
             f"--from {_utc(start)} is not before --to {_utc(end)}; the window must start before it ends "
@@ -222,6 +226,19 @@ def check_window_bounds(*, start: datetime.datetime, end: datetime.datetime, ste
         raise click.BadParameter(
             f"the window from {_utc(start)} to {_utc(end)} spans {_span(span)}, shorter than one interval "
             f"of {_span(step_seconds)}; widen the window or shorten --interval",
+            param_hint="--from/--to",
+        )
+
+    # Prometheus rejects a range query with more than 11,000 points per series ("exceeded maximum
+    # resolution"), so such a window is reported here with the spans that would work.
+    if span / step_seconds > PROMETHEUS_MAX_POINTS:
+        widest = PROMETHEUS_MAX_POINTS * step_seconds
+        smallest_step = math.ceil(span / PROMETHEUS_MAX_POINTS)
+        raise click.BadParameter(
+            f"the window from {_utc(start)} to {_utc(end)} spans {_span(span)}, which is "
+            f"{int(span // step_seconds):,} intervals of {_span(step_seconds)}, and Prometheus returns at "
+            f"most {PROMETHEUS_MAX_POINTS:,} points per series; at this --interval the window can span at "
+            f"most {_span(widest)}, so move --from later or set --interval to at least {_span(smallest_step)}",
             param_hint="--from/--to",
         )
 

@@ -129,6 +129,29 @@ def test_window_is_checked_up_front(start: str, end: str, expected: str) -> None
     assert "1796" not in result.output  # no Unix seconds
 
 
+def test_window_beyond_prometheus_resolution_is_rejected() -> None:
+    result = run(
+        "web", "--from", "2025-10-30T12:00:00Z", "--to", "2026-12-04T12:00:00Z",
+        "--prometheus-url", closed_port_url(),
+    )  # fmt: skip
+
+    assert result.exit_code == output.ExitCode.USAGE, result.output
+    assert "spans 400d, which is 288,000 intervals of 2m" in result.output
+    assert "at most 11,000 points per series" in result.output
+    assert "can span at most 15d6h40m" in result.output
+    assert "set --interval to at least 52m22s" in result.output
+
+
+def test_window_at_prometheus_resolution_is_accepted() -> None:
+    # 11,000 intervals of 2m exactly: the check passes and the closed port is the next error.
+    result = run(
+        "web", "--from", "2026-11-19T05:20:00Z", "--to", "2026-12-04T12:00:00Z",
+        "--prometheus-url", closed_port_url(),
+    )  # fmt: skip
+
+    assert result.exit_code == output.ExitCode.UNREACHABLE, result.output
+
+
 def test_empty_window_is_usage_error() -> None:
     result = run("web", "--from", "now-1m", "--to", "now-1m", "--prometheus-url", closed_port_url())
 
