@@ -82,11 +82,22 @@ def json_line(view: Mapping[str, Any]) -> str:
     return json.dumps(view, separators=(",", ":"), default=_json_default)
 
 
+# Line width when standard output is not a terminal. Rich would otherwise assume 80 columns and fold a
+# table's last column to a few characters per line; tables are only as wide as their content.
+PIPE_WIDTH = 10_000
+
+
 def console() -> rich.console.Console:
-    # Without a terminal (a pipe, a CI log) rich drops colours, and a fixed width keeps tables unwrapped.
-    # Markup is off because names, messages and PromQL (`pod=~"web-[a-z0-9]+"`) contain square brackets
-    # that rich would read as style tags and drop; styles are set on Text objects instead.
-    return rich.console.Console(highlight=False, soft_wrap=False, markup=False)
+    """Return a console for standard output: the terminal's width, or PIPE_WIDTH in a pipe or a log.
+
+    Without a terminal rich drops colours. Markup is off because names, messages and PromQL
+    (`pod=~"web-[a-z0-9]+"`) contain square brackets that rich would read as style tags and drop, so
+    styles are set on Text objects instead.
+    """
+    terminal = rich.console.Console(highlight=False, soft_wrap=False, markup=False)
+    if terminal.is_terminal:
+        return terminal
+    return rich.console.Console(highlight=False, soft_wrap=False, markup=False, width=PIPE_WIDTH)
 
 
 def plain(value: object) -> rich.text.Text:

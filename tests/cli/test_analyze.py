@@ -182,8 +182,41 @@ def test_text_output_keeps_square_brackets(capsys: pytest.CaptureFixture[str]) -
     assert "".join(query.split()) in "".join(printed.split())
 
 
-@dataclasses.dataclass(frozen=True)
-class Traffic:
+def test_text_output_in_a_pipe_keeps_rows_whole(capsys: pytest.CaptureFixture[str]) -> None:
+    reason = "the canary's error ratio is higher than the control's by more than the tolerance allows"
+    view = {
+        "namespace": "shop",
+        "canary": "web",
+        "control": "web-primary",
+        "preset": "prometheus-http",
+        "window": {"start": NOW.isoformat(), "end": NOW.isoformat(), "interval_seconds": 120.0},
+        "verdict": "fail",
+        "reason": "fail over 30 intervals, decided by error_ratio",
+        "intervals_used": 30,
+        "decided_at": None,
+        "metrics": [
+            {
+                "metric": "error_ratio",
+                "verdict": "fail",
+                "canary_value": 0.3,
+                "control_value": 0.0,
+                "effect": 0.3,
+                "tolerance": 0.0035,
+                "canary_samples": 12_000,
+                "control_samples": 24_000,
+                "reason": reason,
+            }
+        ],
+    }
+
+    analyze.render(view)  # capsys' stdout is not a terminal, as in `canaryd analyze ... | less`
+
+    [row] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("error_ratio")]
+    assert row.rstrip().endswith(reason)
+    assert "12,000" in row
+
+
+
     prometheus_url: str
     started: float  # Unix seconds at which the load began
 
