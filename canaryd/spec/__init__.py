@@ -15,6 +15,7 @@ from canaryd.spec.settings import (
     RolloutSpec,
     RouterKind,
     RouterSettings,
+    StepAdvance,
     Tolerances,
 )
 
@@ -30,6 +31,7 @@ __all__ = [
     "RouterSettings",
     "SpecError",
     "SpecProblem",
+    "StepAdvance",
     "Tolerances",
     "is_enabled",
     "parse_annotations",

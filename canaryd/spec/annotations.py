@@ -52,6 +52,11 @@ def _parse_policy(text: str) -> settings.InconclusivePolicy:
     return settings.InconclusivePolicy(_parse_choice(text, choices=choices))
 
 
+def _parse_step_advance(text: str) -> settings.StepAdvance:
+    choices = tuple(mode.value for mode in settings.StepAdvance)
+    return settings.StepAdvance(_parse_choice(text, choices=choices))
+
+
 def _annotation(
     key: str, field: tuple[str, ...], parse: Callable[[str], Any], default: str, example: str
 ) -> Annotation:
@@ -69,6 +74,9 @@ ANNOTATIONS: tuple[Annotation, ...] = (
         _parse_policy,
         "rollback",
         "pause",
+    ),
+    _annotation(
+        "step-advance", ("analysis", "step_advance"), _parse_step_advance, "evidence", "no-failure"
     ),
     _annotation("baseline", ("analysis", "baseline"), values.parse_bool, "false", "true"),
     _annotation(

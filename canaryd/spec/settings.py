@@ -37,6 +37,13 @@ class InconclusivePolicy(enum.StrEnum):
     PAUSE = "pause"  # keep the current weights and wait for a person to resume or abort
 
 
+class StepAdvance(enum.StrEnum):
+    """What lets an intermediate step advance; the last step needs a pass in both modes."""
+
+    EVIDENCE = "evidence"  # a pass at every step
+    NO_FAILURE = "no-failure"  # a pass, or an inconclusive verdict on the minimum sample with no failure
+
+
 class RouterKind(enum.StrEnum):
     """How traffic is split between primary and canary."""
 
@@ -148,6 +155,13 @@ class AnalysisSettings(pydantic.BaseModel):
     inconclusive_policy: InconclusivePolicy = pydantic.Field(
         default=InconclusivePolicy.ROLLBACK,
         description="What a step that reached its deadline without a pass does: rollback, or pause.",
+    )
+    step_advance: StepAdvance = pydantic.Field(
+        default=StepAdvance.EVIDENCE,
+        description="What lets a step before the last advance once its window has elapsed: evidence (a "
+        "pass), or no-failure (a pass, or an inconclusive verdict with the judge's minimum sample reached "
+        "on every metric and no failing critical metric). No data never advances a step, and the last step "
+        "needs a pass before promotion in both modes.",
     )
     tolerances: Tolerances = pydantic.Field(default_factory=Tolerances)
     metrics: MetricsSettings = pydantic.Field(default_factory=MetricsSettings)

@@ -33,6 +33,7 @@ def test_defaults_without_annotations():
     assert parsed.analysis.window == datetime.timedelta(minutes=2)
     assert parsed.analysis.deadline == datetime.timedelta(minutes=10)
     assert parsed.analysis.inconclusive_policy is spec.InconclusivePolicy.ROLLBACK
+    assert parsed.analysis.step_advance is spec.StepAdvance.EVIDENCE
     assert parsed.analysis.metrics.preset_name == "http"
     assert parsed.analysis.baseline is False
     assert parsed.router.kind is spec.RouterKind.REPLICA_RATIO
@@ -60,6 +61,7 @@ def test_every_annotation_sets_its_field():
             "analysis-window": "5m",
             "step-deadline": "30m",
             "inconclusive-policy": "pause",
+            "step-advance": "no-failure",
             "baseline": "true",
             "cluster-metric-template": "http-slis",
             "error-ratio-tolerance": "0.5%",
@@ -78,6 +80,7 @@ def test_every_annotation_sets_its_field():
     assert parsed.analysis.window == datetime.timedelta(minutes=5)
     assert parsed.analysis.deadline == datetime.timedelta(minutes=30)
     assert parsed.analysis.inconclusive_policy is spec.InconclusivePolicy.PAUSE
+    assert parsed.analysis.step_advance is spec.StepAdvance.NO_FAILURE
     assert parsed.analysis.baseline is True
     assert parsed.analysis.metrics.cluster_template == "http-slis"
     assert parsed.analysis.metrics.preset_name is None
@@ -89,6 +92,19 @@ def test_every_annotation_sets_its_field():
     assert parsed.router.primary_backend_name(deployment="web") == "web-stable"
     assert parsed.router.canary_backend_name(deployment="web") == "web-next"
     assert parsed.canary_replicas == 3
+
+
+@pytest.mark.parametrize(
+    "value, mode",
+    [
+        pytest.param("evidence", spec.StepAdvance.EVIDENCE, id="evidence"),
+        pytest.param("no-failure", spec.StepAdvance.NO_FAILURE, id="no-failure"),
+    ],
+)
+def test_step_advance_accepts_each_mode(value, mode):
+    parsed = parse(**{"step-advance": value})
+
+    assert parsed.analysis.step_advance is mode
 
 
 def test_backends_default_to_deployment_names():
@@ -116,6 +132,12 @@ def test_other_prefixes_are_ignored():
         pytest.param("step-deadline", "48h", "at most 24h", id="deadline-too-long"),
         pytest.param(
             "inconclusive-policy", "promote", "expected one of rollback, pause", id="policy-promote"
+        ),
+        pytest.param(
+            "step-advance", "always", "expected one of evidence, no-failure", id="step-advance-always"
+        ),
+        pytest.param(
+            "step-advance", "No-Failure", "expected one of evidence, no-failure", id="step-advance-case"
         ),
         pytest.param(
             "metric-preset",

@@ -18,6 +18,7 @@ def test_yaml_config_reads_annotation_style_values():
       window: 90s
       deadline: 15m
       inconclusive_policy: pause
+      step_advance: no-failure
       tolerances: {error_ratio_absolute: "0.5%"}
       metrics: {preset: http}
     router: {kind: haproxy}
@@ -27,6 +28,7 @@ def test_yaml_config_reads_annotation_style_values():
 
     assert parsed.steps == (3, 7, 33)
     assert parsed.analysis.window == datetime.timedelta(seconds=90)
+    assert parsed.analysis.step_advance is spec.StepAdvance.NO_FAILURE
     assert parsed.analysis.tolerances.error_ratio_absolute == pytest.approx(0.005)
     assert parsed.router.kind is spec.RouterKind.HAPROXY
 
