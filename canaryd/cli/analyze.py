@@ -9,6 +9,7 @@ controller's own code path: the spec reader, a metrics preset, `canaryd.metrics.
 from __future__ import annotations
 
 import datetime
+import logging
 import math
 import pathlib
 import re
@@ -137,6 +138,8 @@ def analyze(
     """
     # Log lines go to standard error, so that standard output holds only the result (JSON for scripts).
     observability_logging.configure(log_format=observability_logging.LogFormat.CONSOLE, level="warning")
+    # urllib3 logs a warning per retry with its internal repr; the error message below says it once.
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
     now = datetime.datetime.now(datetime.UTC)
     window_start = parse_time(start, now=now, option="--from")
     window_end = parse_time(end, now=now, option="--to")
@@ -238,7 +241,8 @@ def check_window_bounds(*, start: datetime.datetime, end: datetime.datetime, ste
             f"the window from {_utc(start)} to {_utc(end)} spans {_span(span)}, which is "
             f"{int(span // step_seconds):,} intervals of {_span(step_seconds)}, and Prometheus returns at "
             f"most {PROMETHEUS_MAX_POINTS:,} points per series; at this --interval the window can span at "
-            f"most {_span(widest)}, so move --from later or set --interval to at least {_span(smallest_step)}",
+            f"most {_span(widest)}, so move --from later or set --interval to at least "
+            f"{_span(smallest_step)}",
             param_hint="--from/--to",
         )
 
@@ -454,16 +458,78 @@ def _judge(
     """Judge the window the way the controller judges a step; missing data is a no_data judgement."""
     # The engine's analysis turns an unreachable Prometheus into no_data, so that a rollout holds.
     # Here that would hide a wrong --prometheus-url, so the source is checked first.
-    try:
-        source.check_health()
-    except outcomes.SourceUnreachable as error:
-        raise output.CliError(str(error), exit_code=output.ExitCode.UNREACHABLE) from None
+    _check_source(source)
     try:
         return metrics_analysis.analyze(
             source=source, preset=preset, canary=canary, control=control, window=window, settings=settings
         )
     except outcomes.ConfigurationError as error:
         raise output.CliError(str(error), exit_code=output.ExitCode.INVALID_CONFIG) from None
+
+
+def _check_source(source: prometheus.PrometheusSource) -> None:
+    """Query Prometheus once and turn a failure into one line that says how to fix --prometheus-url."""
+    url = str(source.settings.url).rstrip("/")
+    try:
+        source.check_health()
+    except outcomes.QueryRejected as error:
+        if error.status_code == 404:
+            raise output.CliError(
+                f"Prometheus at {url} returned HTTP 404 (not found) for its query API; check "
+                "--prometheus-url: it should be the server's base URL such as http://127.0.0.1:9090, "
+                "without /api/v1",
+                exit_code=output.ExitCode.UNREACHABLE,
+            ) from None
+        raise output.CliError(
+            f"Prometheus at {url} rejected the query vector(1) with HTTP {error.status_code}: "
+            f"{_one_line(error.prometheus_error)}; check --prometheus-url",
+            exit_code=output.ExitCode.UNREACHABLE,
+        ) from None
+    except outcomes.SourceUnreachable as error:
+        raise output.CliError(
+            _unreachable_message(error, url=url, source=source), exit_code=output.ExitCode.UNREACHABLE
+        ) from None
+
+
+def _unreachable_message(
+    error: outcomes.SourceUnreachable, *, url: str, source: prometheus.PrometheusSource
+) -> str:
+    # The outcome's text carries urllib3's repr of the whole retry chain; the socket error at its root
+    # ("Connection refused", "Name or service not known") is what the user can act on.
+    root = _root_cause(error)
+    if not isinstance(root, OSError):
+        return _one_line(error.message)
+    detail = root.strerror or ("timed out" if isinstance(root, TimeoutError) else type(root).__name__)
+    attempts = source.settings.retries + 1
+    return (
+        f"Prometheus at {url} is unreachable: {detail} (tried {attempts} times); check --prometheus-url "
+        f"or {PROMETHEUS_URL_VARIABLE}, and that Prometheus is running there"
+    )
+
+
+def _root_cause(error: BaseException) -> BaseException:
+    """Follow causes, urllib3's MaxRetryError.reason and requests' wrapped exceptions to the first error."""
+    current, seen = error, set()
+    while id(current) not in seen:
+        seen.add(id(current))
+        reason = getattr(current, "reason", None)
+        wrapped = current.args[0] if current.args else None
+        following = next(
+            (
+                candidate
+                for candidate in (current.__cause__, reason, wrapped)
+                if isinstance(candidate, BaseException)
+            ),
+            None,
+        )
+        if following is None:
+            break
+        current = following
+    return current
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _parse_ago(text: str, *, option: str) -> datetime.timedelta:

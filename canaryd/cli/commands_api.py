@@ -31,7 +31,6 @@ from canaryd.core import commands as core_commands
 from canaryd.core import status as core_status
 from canaryd.kube import api as kube_api
 
-
 # Where kubectl and the kubernetes client look when neither --kubeconfig nor KUBECONFIG is set.
 DEFAULT_KUBECONFIG = "~/.kube/config"
 

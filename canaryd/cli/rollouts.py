@@ -24,6 +24,7 @@ import rich.text
 from canaryd import spec, verdicts
 from canaryd.cli import commands_api, output
 from canaryd.core import commands as core_commands
+from canaryd.core import explain
 from canaryd.core import phase as phases
 from canaryd.core import status as core_status
 
@@ -427,42 +428,8 @@ def waiting_for(
     return "a new pod template on the Deployment, which starts the next rollout"
 
 
-def rollback_cause(current: core_status.RolloutStatus) -> str | None:
-    """Say why a rollout was rolled back, with the numbers of the SLIs that decided it; None otherwise."""
-    if current.phase not in (Phase.ROLLING_BACK, Phase.FAILED, Phase.ABORTED):
-        return None
-    if current.is_aborted:
-        return "aborted on request; the AbortRequested Event names who asked"
-
-    # A failed step carries the judgement that failed it; otherwise the step ran out of time undecided.
-    failed = [record for record in current.steps if record.verdict is verdicts.Verdict.FAIL]
-    if failed:
-        record = failed[-1]
-    elif current.steps:
-        record = current.steps[-1]
-    else:
-        return None
-    if record.judgement is None:
-        return None
-    where = f"step {record.index + 1} at {record.weight}%"
-    if failed:
-        deciding = [result for result in record.judgement.metrics if result.verdict is verdicts.Verdict.FAIL]
-        return f"{where} failed: " + "; ".join(_metric_evidence(result) for result in deciding)
-    latest = record.judgement.verdict.value
-    return f"{where} did not pass before its deadline (latest verdict: {latest}): {record.judgement.reason}"
-
-
-def _metric_evidence(result: verdicts.MetricResult) -> str:
-    canary = output.format_ratio(result.canary_value)
-    control = output.format_ratio(result.control_value)
-    effect = output.format_effect(result.effect)
-    tolerance = output.format_effect(result.tolerance).lstrip("+")
-    canary_samples = output.format_count(result.canary_samples)
-    control_samples = output.format_count(result.control_samples)
-    return (
-        f"{result.metric} {canary} on the canary vs {control} on the control, effect {effect} beyond the "
-        f"tolerance of {tolerance}, over {canary_samples} canary and {control_samples} control requests"
-    )
+# The cause is worded in the pure layer, so the standalone mode and the report give the same one.
+rollback_cause = explain.rollback_cause
 
 
 def _waiting_in_step(
@@ -648,7 +615,9 @@ def status_renderables(view: dict[str, Any], *, now: datetime.datetime) -> list[
     weight = view["weight"]
     actual = "unknown" if weight["actual"] is None else f"{weight['actual']}%"
     approximated = " (the closest share the router reaches)" if weight["approximated"] else ""
-    weights = f"canary {weight['desired']}% desired, {actual} actual{approximated}; primary {weight['primary']}%"
+    weights = (
+        f"canary {weight['desired']}% desired, {actual} actual{approximated}; primary {weight['primary']}%"
+    )
     if weight["baseline"]:
         weights += f"; baseline {weight['baseline']}%"
     header.add_row("Weight", weights)
@@ -694,7 +663,8 @@ def _steps_table(steps: list[dict[str, Any]]) -> rich.table.Table:
         verdict_text.plain = verdict
         lead = [str(step["number"]), f"{step['weight']}%", verdict_text]
         if not step["metrics"]:
-            table.add_row(*lead, "-", "", "", "", "", "", "", "", output.plain(step["reason"] or "no analysis yet"))
+            why = output.plain(step["reason"] or "no analysis yet")
+            table.add_row(*lead, "-", "", "", "", "", "", "", "", why)
             continue
         for position, metric in enumerate(step["metrics"]):
             cells = output.metric_cells(metric)
@@ -752,7 +722,9 @@ def _print_summary(cluster: commands_api.Cluster, *, all_namespaces: bool, outpu
         return
 
     where = "every namespace" if all_namespaces else f"namespace {cluster.namespace}"
-    table = rich.table.Table(title=output.plain(f"Rollouts in {where}"), title_justify="left", show_edge=False)
+    table = rich.table.Table(
+        title=output.plain(f"Rollouts in {where}"), title_justify="left", show_edge=False
+    )
     for header in ("namespace", "deployment", "phase", "revision", "steps passed", "started", "message"):
         table.add_column(header, overflow="fold")
     for row in rows:

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import http.server
 import json
 import pathlib
 import socket
+import threading
 import time
 from collections.abc import Iterator
 
@@ -84,11 +86,46 @@ def test_judge_settings_match_the_standalone_engine() -> None:
     assert analyze.judge_settings(rollout_spec) == standalone.judge_settings()
 
 
-def test_unreachable_prometheus_exits_4() -> None:
-    result = run("web", "-n", "shop", "--from", "now-10m", "--prometheus-url", closed_port_url())
+def test_unreachable_prometheus_exits_4(caplog: pytest.LogCaptureFixture) -> None:
+    url = closed_port_url()
+
+    result = run("web", "-n", "shop", "--from", "now-10m", "--prometheus-url", url)
 
     assert result.exit_code == output.ExitCode.UNREACHABLE == 4
-    assert "unreachable" in result.output
+    assert f"Prometheus at {url} is unreachable: Connection refused (tried 3 times)" in result.output
+    assert result.output.count("unreachable") == 1
+    assert "Retry(" not in result.output
+    assert not [record for record in caplog.records if record.name == "urllib3.connectionpool"]
+
+
+@pytest.fixture
+def not_found_server() -> Iterator[str]:
+    """An HTTP server on 127.0.0.1 that answers every request with 404, as Prometheus does for bad paths."""
+
+    class NotFound(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the name http.server dispatches to)
+            self.send_error(404, "page not found")
+
+        do_POST = do_GET  # noqa: N815
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NotFound)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_prometheus_url_with_api_path_names_the_fix(not_found_server: str) -> None:
+    result = run("web", "--from", "now-10m", "--prometheus-url", f"{not_found_server}/api/v1")
+
+    assert result.exit_code == output.ExitCode.UNREACHABLE, result.output
+    assert "returned HTTP 404 (not found)" in result.output
+    assert "base URL such as http://127.0.0.1:9090, without /api/v1" in result.output
+    assert "b'" not in result.output
 
 
 def test_invalid_annotations_file_exits_6(tmp_path: pathlib.Path) -> None:
@@ -216,7 +253,8 @@ def test_text_output_in_a_pipe_keeps_rows_whole(capsys: pytest.CaptureFixture[st
     assert "12,000" in row
 
 
-
+@dataclasses.dataclass(frozen=True)
+class Traffic:
     prometheus_url: str
     started: float  # Unix seconds at which the load began
 
