@@ -389,7 +389,12 @@ def _read_spec(path: pathlib.Path | None, *, deployment: str, namespace: str) ->
             {str(key): str(value) for key, value in annotations.items()}, source=source
         )
     except spec.SpecError as error:
-        raise output.CliError(error.summary(), exit_code=output.ExitCode.INVALID_CONFIG) from None
+        # SpecError.summary() is worded for the controller, which retries on its own; nothing retries here.
+        count = len(error.problems)
+        noun = "problem" if count == 1 else "problems"
+        lines = [f"{error.source} has {count} rollout setting {noun}; fix them and run analyze again:"]
+        lines += [f"  {problem}" for problem in error.problems]
+        raise output.CliError("\n".join(lines), exit_code=output.ExitCode.INVALID_CONFIG) from None
 
 
 def _build_preset(

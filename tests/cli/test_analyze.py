@@ -140,6 +140,8 @@ def test_invalid_annotations_file_exits_6(tmp_path: pathlib.Path) -> None:
     assert result.exit_code == output.ExitCode.INVALID_CONFIG == 6
     assert "canaryd.io/step" in result.output
     assert "did you mean canaryd.io/steps?" in result.output
+    assert "fix them and run analyze again" in result.output
+    assert "canaryd retries" not in result.output
 
 
 @pytest.mark.parametrize(
