@@ -148,6 +148,9 @@ def print_summary(
     console.print()
     console.print(rich.text.Text(f"outcome: {result.outcome.value}", style=style))
     console.print(result.reason, highlight=False)
+    if result.record.cause:
+        # One line however wide the terminal, so logs and scripts can find it.
+        console.print(f"cause: {result.record.cause}", highlight=False, soft_wrap=True)
     for step in result.steps:
         share = "–" if step.canary_share is None else f"{100 * step.canary_share:.1f}%"
         console.print(

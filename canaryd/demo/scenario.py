@@ -127,6 +127,7 @@ class DemoResult:
         return {
             "outcome": self.outcome.value,
             "reason": self.reason,
+            "cause": self.record.cause,
             "bad": self.bad.value,
             "fast": self.fast,
             "duration_seconds": round(self.duration_seconds, 1),

@@ -16,6 +16,7 @@ from typing import Any
 import pydantic
 import yaml
 
+from canaryd.core import explain
 from canaryd.core import phase as phases
 from canaryd.core import status as rollout_status
 from canaryd.standalone import record as rollout_record
@@ -96,6 +97,7 @@ def from_canary_rollout(document: dict[str, Any], *, path: pathlib.Path) -> roll
         steps=[int(weight) for weight in steps],
         outcome=_OUTCOMES.get(status.phase),
         reason=status.message,
+        cause=explain.rollback_cause(status) or "",
         weights=weights,
         analyses=analyses,
         settings={

@@ -36,6 +36,8 @@ def run(*, config_path: pathlib.Path, record_path: pathlib.Path | None = None) -
         _fail("rollout interrupted; all traffic was returned to the primary", runner.EXIT_INTERRUPTED)
 
     print(f"{result.outcome.value}: {result.record.reason}")
+    if result.record.cause:
+        print(f"cause: {result.record.cause}")
     if result.record_error is None:
         print(f"record: {result.record_path} (write a report with `canaryd report {result.record_path}`)")
     else:

@@ -102,6 +102,7 @@ class RolloutRecord(pydantic.BaseModel):
     steps: list[int]
     outcome: Outcome | None = None
     reason: str = ""  # one sentence on why the rollout ended as it did
+    cause: str = ""  # for a rollback: the failing SLIs with both arms' values, tolerance and samples
     weights: list[WeightChange] = []
     analyses: list[AnalysisRecord] = []
     settings: dict[str, object] = {}  # the rollout's settings as written, for the report's header

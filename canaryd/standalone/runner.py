@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 import structlog
 
-from canaryd.core import actions, observed, transition
+from canaryd.core import actions, explain, observed, transition
 from canaryd.core import phase as phases
 from canaryd.core import status as rollout_status
 from canaryd.metrics import outcomes
@@ -159,7 +159,8 @@ class StandaloneRunner:
                 if outcome is rollout_record.Outcome.PROMOTED:
                     return self._finish(outcome, reason=PROMOTED_REASON)
                 if outcome is not None:
-                    return self._finish(outcome, reason=status.message)
+                    cause = explain.rollback_cause(status) or ""
+                    return self._finish(outcome, reason=status.message, cause=cause)
                 if time.monotonic() > stop_at:
                     raise RunnerError(
                         f"rollout {self.config.rollout} did not settle within {self._run_limit()}; "
@@ -331,12 +332,19 @@ class StandaloneRunner:
         except (protocol.RouterError, OSError) as error:
             self.log.error("traffic_return_failed", error=str(error))
 
-    def _finish(self, outcome: rollout_record.Outcome, *, reason: str) -> RunResult:
+    def _finish(self, outcome: rollout_record.Outcome, *, reason: str, cause: str = "") -> RunResult:
         self.record.outcome = outcome
         self.record.reason = reason
+        self.record.cause = cause
         self.record.finished_at = time.time()
         self._write_record()
-        self.log.info("rollout_finished", outcome=outcome.value, reason=reason, record=str(self.record_path))
+        self.log.info(
+            "rollout_finished",
+            outcome=outcome.value,
+            reason=reason,
+            cause=cause,
+            record=str(self.record_path),
+        )
         return RunResult(
             outcome=outcome, record=self.record, record_path=self.record_path, record_error=self.record_error
         )

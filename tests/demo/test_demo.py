@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import re
 import shutil
 import signal
 import subprocess
@@ -114,6 +115,19 @@ def test_failing_metric_matches_fault(demo_run):
 
     expected = {"none": set(), "errors": {"error_ratio"}, "latency": {"latency"}}[demo_run["bad"]]
     assert failing == expected
+
+
+def test_rollback_states_cause_with_numbers(demo_run):
+    cause = demo_run["summary"]["cause"]
+
+    if demo_run["bad"] == "none":
+        assert cause == ""
+        return
+    metric = {"errors": "error_ratio", "latency": "latency"}[demo_run["bad"]]
+    assert re.match(rf"step \d at \d+% failed: {metric} ", cause), cause
+    assert "on the canary vs" in cause
+    assert "beyond the tolerance of" in cause
+    assert f"cause: {cause}" in demo_run["completed"].stdout.splitlines()
 
 
 def test_haproxy_share_follows_weights(demo_run):

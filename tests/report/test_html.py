@@ -21,6 +21,14 @@ def test_report_states_outcome_and_reason():
     assert "step 2 failed: the canary&#39;s error ratio is above the control&#39;s" in page
 
 
+def test_report_states_rollback_cause():
+    record = records.rolled_back().model_copy(update={"cause": "step 2 at 50% failed: error_ratio 20%"})
+
+    page = html.render(record)
+
+    assert "<strong>Cause:</strong> step 2 at 50% failed: error_ratio 20%" in page
+
+
 def test_report_lists_each_step_verdict():
     page = html.render(records.rolled_back())
 

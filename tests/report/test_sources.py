@@ -126,3 +126,12 @@ def test_controller_encoded_status_is_read(tmp_path):
     assert loaded.outcome is rollout_record.Outcome.PROMOTED
     assert loaded.analyses[0].judgement == judgement
     assert loaded.finished_at - loaded.started_at == pytest.approx(360)
+
+
+def test_failed_canary_rollout_states_cause(tmp_path):
+    path = tmp_path / "rollout.json"
+    path.write_text(json.dumps(CANARY_ROLLOUT))
+
+    record = sources.load(path)
+
+    assert record.cause.startswith("step 2 at 5% failed: error_ratio 4% on the canary vs - on the control")

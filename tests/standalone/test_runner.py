@@ -126,8 +126,12 @@ def test_canary_without_series_rolls_back_at_deadline(environment, tmp_path):
     completed = run_standalone(path)
 
     assert completed.returncode == 10, completed.stdout[-2000:] + completed.stderr[-2000:]
+    assert (
+        "cause: step 1 at 50% did not pass before its deadline (latest verdict: no_data)" in completed.stdout
+    )
     record = record_of(path)
     assert record["outcome"] == "rolled_back"
+    assert record["cause"].startswith("step 1 at 50% did not pass before its deadline")
     assert record["analyses"][-1]["judgement"]["verdict"] == "no_data"
     assert "no data to judge" in record["analyses"][-1]["judgement"]["reason"]
     assert environment["balancer"].router().current_weight() == 0
