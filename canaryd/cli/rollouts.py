@@ -602,7 +602,11 @@ def status_renderables(view: dict[str, Any], *, now: datetime.datetime) -> list[
     header.add_row("Phase", phase_text)
     if view["message"]:
         reason = f"  [{view['reason']}]" if view["reason"] else ""
-        header.add_row("Message", output.plain(f"{view['message']}{reason}"))
+        message = view["message"]
+        if view["spec_problems"] and Phase(view["phase"]) is Phase.INVALID:
+            # The controller's message lists the same problems that the Annotations row shows below.
+            message = message.splitlines()[0]
+        header.add_row("Message", output.plain(f"{message}{reason}"))
     header.add_row(
         "Revision",
         output.plain(f"canary {view['revision'] or '-'}, stable {view['stable_revision'] or '-'}"),

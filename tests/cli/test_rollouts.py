@@ -206,6 +206,28 @@ def test_invalid_annotations_show_in_status() -> None:
     assert view["deadline"] is None
 
 
+def test_invalid_annotations_are_printed_once() -> None:
+    problems = spec.SpecError(
+        source="Deployment shop/web",
+        problems=[spec.SpecProblem(key="canaryd.io/steps", value="5,1", message="steps must increase")],
+    )
+    status = documents.holding_status().model_copy(
+        update={
+            "phase": phases.Phase.INVALID,
+            "reason": "InvalidSpec",
+            "message": f"invalid rollout settings canaryd.io/steps\n{problems.summary()}",
+        }
+    )
+    view = rollouts.build_status_view(
+        rollout=decoded(documents.document(status=status)), rollout_spec=problems, now=documents.minutes(9)
+    )
+
+    text = rendered(view, now=documents.minutes(9))
+
+    assert text.count("steps must increase") == 1
+    assert "invalid rollout settings canaryd.io/steps  [InvalidSpec]" in text
+
+
 def test_status_text_shows_the_numbers_behind_each_verdict() -> None:
     now = documents.minutes(9)
     text = rendered(holding_view(now=now), now=now)
