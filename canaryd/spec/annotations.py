@@ -187,9 +187,16 @@ def parse_annotations(annotations: Mapping[str, str], *, source: str) -> setting
     return _validated_spec(fields, source=source)
 
 
+# Smallest difflib similarity ratio of an unknown name to a known one for a "did you mean" hint.
+_HINT_CUTOFF = 0.75
+
+
 def _unknown_key_problem(key: str, text: str) -> errors.SpecProblem:
-    close = difflib.get_close_matches(key, list(_BY_KEY), n=1)
-    hint = f"did you mean {close[0]}? " if close else ""
+    # Names are compared without the shared prefix, which would make any two keys look alike, and only a
+    # close match (a typo such as "step" or "stpes" for "steps") earns a hint.
+    names = [annotation.name for annotation in ANNOTATIONS]
+    close = difflib.get_close_matches(key.removeprefix(PREFIX), names, n=1, cutoff=_HINT_CUTOFF)
+    hint = f"did you mean {PREFIX}{close[0]}? " if close else ""
     known = ", ".join(annotation.name for annotation in ANNOTATIONS)
     return errors.SpecProblem(
         key=key, value=text, message=f"unknown canaryd annotation; {hint}known keys under {PREFIX}: {known}"

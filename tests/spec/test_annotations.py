@@ -178,6 +178,26 @@ def test_unknown_key_suggests_closest():
     assert "analysis-window" in problem.message
 
 
+@pytest.mark.parametrize(
+    ("key", "hint"),
+    [
+        ("canaryd.io/stpes", "did you mean canaryd.io/steps?"),
+        ("canaryd.io/routr", "did you mean canaryd.io/router?"),
+        ("canaryd.io/colour", None),
+        ("canaryd.io/owner", None),
+    ],
+    ids=["transposed", "missing-letter", "unrelated", "short-unrelated"],
+)
+def test_unknown_key_hint_only_when_close(key: str, hint: str | None):
+    [problem] = problems_of({key: "x"})
+
+    if hint is None:
+        assert "did you mean" not in problem.message
+    else:
+        assert hint in problem.message
+    assert "known keys under canaryd.io/" in problem.message
+
+
 def test_all_problems_reported_together():
     problems = problems_of(
         {
