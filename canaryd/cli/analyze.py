@@ -389,7 +389,7 @@ def _read_spec(path: pathlib.Path | None, *, deployment: str, namespace: str) ->
             {str(key): str(value) for key, value in annotations.items()}, source=source
         )
     except spec.SpecError as error:
-        # SpecError.summary() is worded for the controller, which retries on its own; nothing retries here.
+        # SpecError.summary() is worded for the controller, which retries by itself. Nothing retries here.
         count = len(error.problems)
         noun = "problem" if count == 1 else "problems"
         lines = [f"{error.source} has {count} rollout setting {noun}; fix them and run analyze again:"]
@@ -499,8 +499,8 @@ def _check_source(source: prometheus.PrometheusSource) -> None:
 def _unreachable_message(
     error: outcomes.SourceUnreachable, *, url: str, source: prometheus.PrometheusSource
 ) -> str:
-    # The outcome's text carries urllib3's repr of the whole retry chain; the socket error at its root
-    # ("Connection refused", "Name or service not known") is what the user can act on.
+    # The outcome's text contains urllib3's repr of the whole retry chain, so only the socket error at its
+    # root ("Connection refused", "Name or service not known") is shown, which the user can act on.
     root = _root_cause(error)
     if not isinstance(root, OSError):
         return _one_line(error.message)

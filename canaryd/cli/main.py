@@ -53,7 +53,7 @@ class LazyGroup(click.Group):
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # click's own version imports every subcommand module to read its short help, which takes
-        # seconds; the purposes in COMMANDS say the same without importing anything.
+        # seconds. The purposes in COMMANDS give the same text without importing anything.
         rows = [(name, purpose) for name, (_, _, purpose) in COMMANDS.items()]
         with formatter.section("Commands"):
             formatter.write_dl(rows)

@@ -478,7 +478,7 @@ def _waiting_in_step(
 
 
 def is_weight_approximated(current: core_status.RolloutStatus) -> bool:
-    """True when the router routes a different weight than desired and the controller accepted it.
+    """Return whether the router routes another weight than desired and the controller accepted it.
 
     The replica-ratio router reaches only whole-pod shares. When it has done what it can, the controller
     starts the analysis although the routed share recorded as the actual weight differs from the desired.
@@ -492,8 +492,8 @@ def is_weight_approximated(current: core_status.RolloutStatus) -> bool:
 
 
 def _primary_weight(current: core_status.RolloutStatus) -> int:
-    # The primary gets what the canary and the baseline do not; the router's reading is the truth when
-    # it differs from the desired weight, as it does with whole-pod shares.
+    # The primary gets what the canary and the baseline do not. The router's reading is used when it
+    # differs from the desired weight, as it does with whole-pod shares.
     canary = current.desired_weight if current.actual_weight is None else current.actual_weight
     return 100 - canary - current.desired_baseline_weight
 
