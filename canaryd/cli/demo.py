@@ -6,168 +6,32 @@ Layer 4 (CLI). Exit codes, also listed in `canaryd demo --help`:
   11  a step was left undecided and paused (traffic returned to v1);
   1   the demo could not run (a missing tool, a process that failed to start, an output path that
       cannot be written, an aborted run);
-  130 interrupted by Ctrl-C or SIGTERM; every process was stopped.
+  130 interrupted by Ctrl-C (SIGINT), 143 stopped by SIGTERM, 129 by SIGHUP (128 + the signal
+      number); every process was stopped.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import pathlib
 
 import click
-import rich.console
-import rich.live
-import rich.table
-import rich.text
 
-from canaryd.cli import report as report_command
-from canaryd.core import phase as phases
-from canaryd.demo import scenario
-from canaryd.demo import supervisor as supervision
-from canaryd.metrics import outcomes
-from canaryd.observability import logging as observability_logging
-from canaryd.routers import protocol
-from canaryd.standalone import config as standalone_config
-from canaryd.standalone import outputs, runner
-from canaryd.standalone import record as rollout_record
+from canaryd.standalone import signals
 
-# Failures that end the demo with exit code 1 and a message, as opposed to a programming error.
-DEMO_ERRORS = (
-    supervision.DemoError,
-    runner.RunnerError,
-    protocol.RouterError,
-    outcomes.MetricsOutcome,
-    standalone_config.ConfigError,
-    outputs.OutputPathError,
-)
-
-VERDICT_STYLES = {"pass": "green", "fail": "bold red", "inconclusive": "yellow", "no_data": "dim"}
-
-
-class ProgressView:
-    """Live progress: a table of steps redrawn in place on a terminal, one line per change elsewhere."""
-
-    def __init__(self, *, console: rich.console.Console, steps: tuple[int, ...]) -> None:
-        self.console = console
-        self.steps = steps
-        self.rows: dict[int, dict[str, str]] = {}
-        self.headline = "starting"
-        self.live: rich.live.Live | None = None
-        self.last_line = ""
-
-    def __enter__(self) -> ProgressView:
-        if self.console.is_terminal:
-            self.live = rich.live.Live(self._render(), console=self.console, refresh_per_second=4)
-            self.live.__enter__()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self.live is not None:
-            self.live.update(self._render())
-            self.live.__exit__(None, None, None)
-            self.live = None
-
-    def stage(self, message: str) -> None:
-        self.console.print(f"[dim]•[/dim] {message}")
-
-    def update(self, report: runner.PassReport) -> None:
-        status = report.status
-        step = min(status.step_index, len(self.steps) - 1)
-        weight = "?" if report.actual_weight is None else f"{report.actual_weight}%"
-        self.headline = f"{status.phase.value}: {status.message}"
-        row = self.rows.setdefault(step, {"verdict": "", "reason": ""})
-        # Counts after a rollback or promotion belong to no step, so they do not overwrite the last one.
-        if status.phase in phases.ANALYSING_PHASES:
-            row.update(
-                weight=weight,
-                canary=str(report.canary_requests),
-                primary=str(report.primary_requests),
-                share=_share(report.canary_requests, report.primary_requests),
-            )
-        if report.analysis is not None and report.analysis.step == step:
-            row.update(
-                verdict=report.analysis.judgement.verdict.value, reason=report.analysis.judgement.reason
-            )
-
-        if self.live is not None:
-            self.live.update(self._render())
-            return
-        line = (
-            f"step {step + 1}/{len(self.steps)} weight {weight} {row.get('verdict') or '-'}: {status.message}"
-        )
-        if line != self.last_line:
-            self.console.print(
-                f"{line} (requests canary {report.canary_requests}, primary {report.primary_requests})",
-                highlight=False,
-            )
-            self.last_line = line
-
-    def _render(self) -> rich.table.Table:
-        table = rich.table.Table(title=self.headline, title_justify="left", expand=False)
-        for column in (
-            "step",
-            "target",
-            "weight",
-            "canary req",
-            "primary req",
-            "canary share",
-            "verdict",
-            "reason",
-        ):
-            table.add_column(column, overflow="fold")
-        for index, target in enumerate(self.steps):
-            row = self.rows.get(index, {})
-            verdict = row.get("verdict", "")
-            table.add_row(
-                str(index + 1),
-                f"{target}%",
-                row.get("weight", ""),
-                row.get("canary", ""),
-                row.get("primary", ""),
-                row.get("share", ""),
-                rich.text.Text(verdict, style=VERDICT_STYLES.get(verdict, "")),
-                row.get("reason", ""),
-            )
-        return table
-
-
-def _share(canary: int, primary: int) -> str:
-    total = canary + primary
-    return f"{100 * canary / total:.1f}%" if total else "–"
-
-
-def print_summary(
-    console: rich.console.Console,
-    result: scenario.DemoResult,
-    *,
-    report_path: pathlib.Path | None,
-    record_path: pathlib.Path | None,
-) -> None:
-    """Print the outcome, each step's verdict and HAProxy counts, and the files written (None: failed)."""
-    style = "bold green" if result.outcome is rollout_record.Outcome.PROMOTED else "bold red"
-    console.print()
-    console.print(rich.text.Text(f"outcome: {result.outcome.value}", style=style))
-    console.print(result.reason, highlight=False)
-    if result.record.cause:
-        # One line however wide the terminal, so logs and scripts can find it.
-        console.print(f"cause: {result.record.cause}", highlight=False, soft_wrap=True)
-    for step in result.steps:
-        share = "–" if step.canary_share is None else f"{100 * step.canary_share:.1f}%"
-        console.print(
-            f"  step {step.step} at {step.weight}%: {step.verdict}, HAProxy sent "
-            f"{step.canary_requests} requests to v2 and {step.primary_requests} to v1 (canary share {share})",
-            highlight=False,
-        )
-    report = report_path or "not written"
-    record = record_path or "not written"
-    console.print(f"report: {report}   record: {record}   time: {result.duration_seconds:.0f} s")
+# The values of `canaryd.demo.scenario.BadVersion`, repeated here because importing the demo takes
+# about two seconds, and the signal handlers must be in place before that.
+BAD_VERSIONS = ("none", "errors", "latency")
+DEFAULT_RECORD_PATH = pathlib.Path("canaryd-demo-record.json")
+DEFAULT_REPORT_PATH = pathlib.Path("canaryd-demo-report.html")
 
 
 @click.command("demo")
 @click.option(
     "--bad",
-    type=click.Choice([bad.value for bad in scenario.BadVersion]),
-    default=scenario.BadVersion.NONE.value,
+    type=click.Choice(BAD_VERSIONS),
+    default=BAD_VERSIONS[0],
     show_default=True,
     help="How v2 misbehaves: none (it should be promoted), errors (20% of responses are 500) or "
     "latency (150 ms added to each request).",
@@ -189,7 +53,7 @@ def print_summary(
     "--report",
     "report_path",
     type=click.Path(dir_okay=False, path_type=pathlib.Path),
-    default=scenario.DEFAULT_REPORT_PATH,
+    default=DEFAULT_REPORT_PATH,
     show_default=True,
     help="HTML report to write.",
 )
@@ -197,7 +61,7 @@ def print_summary(
     "--record",
     "record_path",
     type=click.Path(dir_okay=False, path_type=pathlib.Path),
-    default=scenario.DEFAULT_RECORD_PATH,
+    default=DEFAULT_RECORD_PATH,
     show_default=True,
     help="Rollout record (JSON) to write; `canaryd report` reads it.",
 )
@@ -213,108 +77,42 @@ def demo(
 
     Starts on 127.0.0.1 two versions of a small HTTP service, HAProxy in front of them, Prometheus
     scraping them and a bounded load generator. Then rolls v2 out in steps, judges each step on
-    Prometheus metrics, and promotes or rolls back. Every process is stopped at the end, on error
-    and on Ctrl-C. Needs the haproxy and prometheus programs (`apt-get install haproxy prometheus`).
+    Prometheus metrics, and promotes or rolls back. Every process is stopped at the end, on error,
+    on Ctrl-C and on SIGTERM. Needs the haproxy and prometheus programs
+    (`apt-get install haproxy prometheus`).
 
     Every output path (--json, --report, --record) is checked before anything starts; one that
     cannot be written stops the demo with exit code 1. If a write still fails at the end, the other
     outputs are written, an error line names the file, and the exit code remains the outcome's.
 
-    Exit codes: 0 promoted, 10 rolled back, 11 paused, 1 error, 130 interrupted.
+    Exit codes: 0 promoted, 10 rolled back, 11 paused, 1 error, 130 interrupted by Ctrl-C,
+    143 stopped by SIGTERM.
     """
-    # The live table shows the progress; log lines would tear it apart unless asked for.
-    observability_logging.configure(log_format="console", level="info" if verbose else "error")
-    console = rich.console.Console()
-    _check_outputs(json_path=json_path, report_path=report_path, record_path=record_path)
-    plan = scenario.FAST_PLAN if fast else scenario.FULL_PLAN
+    # Ctrl-C and SIGTERM end the demo with their exit codes from the first moment, including while
+    # the demo's modules load.
+    signals.install()
     try:
-        with ProgressView(console=console, steps=plan.steps) as view:
-            result = scenario.run_demo(
-                bad=scenario.BadVersion(bad),
-                fast=fast,
-                record_path=record_path,
-                on_pass=view.update,
-                on_stage=view.stage,
-            )
-    except (KeyboardInterrupt, supervision.TerminationRequested) as interruption:
-        message = f"demo interrupted ({interruption or 'Ctrl-C'}); every process it started was stopped"
-        console.print(message)
-        _write_json(
-            json_path, {"outcome": "interrupted", "reason": message, "exit_code": runner.EXIT_INTERRUPTED}
+        demo_console = importlib.import_module("canaryd.demo.console")
+        exit_code = demo_console.run(
+            bad=bad,
+            fast=fast,
+            verbose=verbose,
+            json_path=json_path,
+            report_path=report_path,
+            record_path=record_path,
         )
-        raise SystemExit(runner.EXIT_INTERRUPTED) from None
-    except DEMO_ERRORS as error:
-        _write_json(json_path, {"outcome": "error", "reason": str(error), "exit_code": runner.EXIT_ERROR})
-        raise click.ClickException(str(error)) from error
-
-    exit_code = runner.EXIT_CODES[result.outcome]
-    failures = write_outputs(console, result, json_path=json_path, report_path=report_path)
-    for failure in failures:
-        click.echo(f"Error: {failure}", err=True)
-    # The exit code stays the outcome's even when an output failed: the rollout ended as printed.
+    except (KeyboardInterrupt, signals.StopRequested) as stop:
+        _report_stop(stop, json_path=json_path)
     raise SystemExit(exit_code)
 
 
-def write_outputs(
-    console: rich.console.Console,
-    result: scenario.DemoResult,
-    *,
-    json_path: pathlib.Path | None,
-    report_path: pathlib.Path,
-) -> list[str]:
-    """Write the report, print the summary and write the JSON summary; return what failed.
-
-    Each output is written even when another one failed, and each failure is one line.
-    """
-    failures = [] if result.record_error is None else [result.record_error]
-    report: pathlib.Path | None = report_path
-    try:
-        report_command.write_page(result.record, destination=report_path, option="--report")
-    except outputs.OutputPathError as error:
-        failures.append(str(error))
-        report = None
-    record = None if result.record_error is not None else result.record_path
-
-    print_summary(console, result, report_path=report, record_path=record)
-    exit_code = runner.EXIT_CODES[result.outcome]
-    summary = {
-        **result.as_json(),
-        "record": None if record is None else str(record),
-        "report": None if report is None else str(report),
-        "exit_code": exit_code,
-    }
-    try:
-        _write_json(json_path, summary)
-    except OSError as error:
-        failures.append(outputs.describe_failure(json_path, option="--json", error=error))
-    return failures
-
-
-def _check_outputs(
-    *, json_path: pathlib.Path | None, report_path: pathlib.Path, record_path: pathlib.Path
-) -> None:
-    # The rollout takes minutes, so an output that cannot be written stops the demo before it starts.
-    paths = {"--report": report_path, "--record": record_path}
+def _report_stop(stop: BaseException, *, json_path: pathlib.Path | None) -> None:
+    message = f"demo {signals.describe(stop)}; every process it started was stopped"
+    click.echo(message)
+    code = signals.exit_code(stop)
     if json_path is not None:
-        paths["--json"] = json_path
-    failures = {}
-    for option, path in paths.items():
         try:
-            outputs.check_writable(path, option=option)
-        except outputs.OutputPathError as error:
-            failures[option] = str(error)
-    if not failures:
-        return
-    message = "; ".join(failures.values())
-    if "--json" not in failures:
-        # Scripts read the outcome from the JSON file, so it says why nothing ran.
-        _write_json(json_path, {"outcome": "error", "reason": message, "exit_code": runner.EXIT_ERROR})
-    raise click.ClickException(message)
-
-
-def _write_json(path: pathlib.Path | None, summary: dict[str, object]) -> None:
-    # Scripts read the outcome from this file, so it is written for failed runs too.
-    if path is None:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(summary, indent=2) + "\n")
+            json_path.write_text(json.dumps({"outcome": "interrupted", "reason": message, "exit_code": code}))
+        except OSError as error:
+            click.echo(f"Error: cannot write --json file {json_path}: {error.strerror or error}", err=True)
+    raise SystemExit(code) from None

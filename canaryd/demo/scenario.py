@@ -25,9 +25,6 @@ from canaryd.demo import supervisor as supervision
 from canaryd.standalone import record as rollout_record
 from canaryd.standalone import runner
 
-DEFAULT_RECORD_PATH = pathlib.Path("canaryd-demo-record.json")
-DEFAULT_REPORT_PATH = pathlib.Path("canaryd-demo-report.html")
-
 NAMESPACE = "demo"
 CONTROL_WORKLOAD = "demo-primary"
 CANARY_WORKLOAD = "demo-canary"

@@ -27,6 +27,8 @@ from collections.abc import Callable, Sequence
 import httpx
 import structlog
 
+from canaryd.standalone import signals
+
 logger = structlog.get_logger(__name__)
 
 LOOPBACK = "127.0.0.1"
@@ -50,7 +52,7 @@ class ProcessExitedError(DemoError):
     """A supervised process exited before it became ready."""
 
 
-class TerminationRequested(BaseException):
+class TerminationRequested(signals.StopRequested):
     """SIGTERM or SIGHUP arrived; raised like KeyboardInterrupt so cleanup runs."""
 
 
@@ -205,7 +207,7 @@ def _signal_group(pgid: int, signum: int) -> None:
 
 
 def _raise_termination(signum: int, frame: types.FrameType | None) -> None:
-    raise TerminationRequested(f"received {signal.Signals(signum).name}")
+    raise TerminationRequested(signum)
 
 
 def is_http_ready(url: str) -> Callable[[], bool]:

@@ -2,20 +2,20 @@
 
 Layer 3 (engine). `canaryd run --standalone rollout.yaml` calls `canaryd.standalone.run`, which
 lands here. Exit codes: 0 promoted, 10 rolled back, 11 paused, 6 invalid rollout file, 1 any other
-error (traffic returned to the primary where possible), 130 interrupted.
+error (traffic returned to the primary where possible), 130 interrupted by Ctrl-C (SIGINT),
+143 stopped by SIGTERM, 129 by SIGHUP (128 + the signal number).
 """
 
 from __future__ import annotations
 
 import pathlib
-import signal
 import sys
 
 from canaryd.metrics import outcomes
 from canaryd.observability import logging as observability_logging
 from canaryd.routers import protocol
 from canaryd.standalone import config as standalone_config
-from canaryd.standalone import outputs, runner
+from canaryd.standalone import outputs, runner, signals
 
 
 def run(*, config_path: pathlib.Path, record_path: pathlib.Path | None = None) -> None:
@@ -23,7 +23,7 @@ def run(*, config_path: pathlib.Path, record_path: pathlib.Path | None = None) -
     observability_logging.configure(log_format="console", level="info")
     # SIGTERM (a service manager stopping the run) then unwinds like Ctrl-C, and the runner returns
     # all traffic to the primary before exiting.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signals.install()
     try:
         result = runner.run_file(config_path, record_path=record_path)
     except standalone_config.ConfigError as error:
@@ -32,8 +32,11 @@ def run(*, config_path: pathlib.Path, record_path: pathlib.Path | None = None) -
         _fail(str(error), runner.EXIT_ERROR)
     except (runner.RunnerError, protocol.RouterError, outcomes.MetricsOutcome) as error:
         _fail(f"rollout stopped: {error}", runner.EXIT_ERROR)
-    except KeyboardInterrupt:
-        _fail("rollout interrupted; all traffic was returned to the primary", runner.EXIT_INTERRUPTED)
+    except (KeyboardInterrupt, signals.StopRequested) as stop:
+        _fail(
+            f"rollout {signals.describe(stop)}; all traffic was returned to the primary",
+            signals.exit_code(stop),
+        )
 
     print(f"{result.outcome.value}: {result.record.reason}")
     if result.record.cause:

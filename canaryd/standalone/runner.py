@@ -32,7 +32,7 @@ from canaryd.metrics import prometheus as prometheus_source
 from canaryd.routers import haproxy, protocol
 from canaryd.standalone import analysis as step_analysis
 from canaryd.standalone import config as standalone_config
-from canaryd.standalone import outputs
+from canaryd.standalone import outputs, signals
 from canaryd.standalone import record as rollout_record
 
 logger = structlog.get_logger(__name__)
@@ -66,7 +66,6 @@ EXIT_CODES = {
 }
 EXIT_ERROR = 1
 EXIT_INVALID_CONFIG = 6
-EXIT_INTERRUPTED = 130
 
 
 class RunnerError(Exception):
@@ -171,7 +170,7 @@ class StandaloneRunner:
             # Whatever stopped the run (an error, Ctrl-C, SIGTERM), the canary must not keep traffic
             # that no rollout owns any more.
             self._return_traffic_to_primary()
-            cause = str(error) or type(error).__name__
+            cause = signals.describe(error) if signals.is_stop(error) else str(error) or type(error).__name__
             self._finish(rollout_record.Outcome.ABORTED, reason=f"stopped before a verdict: {cause}")
             raise
         finally:

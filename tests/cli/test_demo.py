@@ -11,10 +11,15 @@ from click import testing
 
 from canaryd.cli import demo as demo_command
 from canaryd.cli import main
+from canaryd.demo import console as demo_console
 from canaryd.demo import scenario
 from canaryd.standalone import record as rollout_record
 from tests.report import records
 from tests.standalone import unwritable
+
+
+def test_bad_version_choices_match_scenario():
+    assert demo_command.BAD_VERSIONS == tuple(bad.value for bad in scenario.BadVersion)
 
 
 @pytest.mark.parametrize("option", ["--json", "--report", "--record"])
@@ -72,7 +77,7 @@ def test_failed_report_write_keeps_other_outputs(tmp_path):
     result = demo_result(tmp_path / "record.json")
 
     with unwritable.immutable_directory(tmp_path / "locked") as locked:
-        failures = demo_command.write_outputs(
+        failures = demo_console.write_outputs(
             console, result, json_path=summary, report_path=locked / "report.html"
         )
 
@@ -91,7 +96,7 @@ def test_failed_record_write_is_reported(tmp_path):
     console = rich.console.Console(record=True, width=200)
     result = demo_result(tmp_path / "record.json", record_error="cannot write --record file x: No space")
 
-    failures = demo_command.write_outputs(
+    failures = demo_console.write_outputs(
         console, result, json_path=tmp_path / "summary.json", report_path=tmp_path / "report.html"
     )
 

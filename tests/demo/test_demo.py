@@ -202,7 +202,34 @@ def test_interrupted_demo_stops_every_process(tmp_path):
         shutil.rmtree(temporary, ignore_errors=True)
 
     assert demo.returncode == 130, output[-3000:]
-    assert "every process it started was stopped" in output
+    assert "demo interrupted by Ctrl-C (SIGINT); every process it started was stopped" in output
     assert processes_using(temporary) == []
-    assert json.loads(record.read_text())["outcome"] == "aborted"
-    assert json.loads((tmp_path / "summary.json").read_text())["outcome"] == "interrupted"
+    written = json.loads(record.read_text())
+    assert written["outcome"] == "aborted"
+    assert written["reason"] == "stopped before a verdict: interrupted by Ctrl-C (SIGINT)"
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["outcome"] == "interrupted"
+    assert summary["exit_code"] == 130
+
+
+@pytest.mark.parametrize(("signum", "exit_code", "message"), [
+    (signal.SIGINT, 130, "demo interrupted by Ctrl-C (SIGINT)"),
+    (signal.SIGTERM, 143, "demo stopped by SIGTERM"),
+], ids=["sigint", "sigterm"])  # fmt: skip
+def test_signal_while_demo_loads_exits_cleanly(tmp_path, signum, exit_code, message):
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "canaryd", "demo", "--fast", f"--json={tmp_path / 'summary.json'}"]
+        + [f"--record={tmp_path / 'record.json'}", f"--report={tmp_path / 'report.html'}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    # Loading the demo's modules takes about two seconds; the signal arrives in that time.
+    time.sleep(1.2)
+    demo.send_signal(signum)
+    output, _ = demo.communicate(timeout=30)
+
+    assert demo.returncode == exit_code, output[-3000:]
+    assert message in output
+    assert "Aborted!" not in output
+    assert json.loads((tmp_path / "summary.json").read_text())["exit_code"] == exit_code

@@ -180,9 +180,11 @@ def test_sigterm_returns_traffic_to_primary(environment, tmp_path):
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=30)
 
-    assert process.returncode == 130, stderr[-2000:]
+    assert process.returncode == 143, stderr[-2000:]
+    assert "rollout stopped by SIGTERM; all traffic was returned to the primary" in stderr
     assert router.current_weight() == 0
     assert record_of(path)["outcome"] == "aborted"
+    assert record_of(path)["reason"] == "stopped before a verdict: stopped by SIGTERM"
 
 
 def test_invalid_file_names_field_and_exits_6(tmp_path):
