@@ -332,12 +332,15 @@ def _wait_for_handling(
 def _retry_attempt(
     cluster: commands_api.Cluster, *, rollout: commands_api.Rollout, command: core_commands.Command
 ) -> commands_api.Rollout | None:
-    """Return a later attempt of the same Deployment created since the command was issued, or None."""
+    """Return a later attempt of the same Deployment that records the command or was created since."""
     # creationTimestamp has whole seconds, so the issue time is truncated before comparing.
     issued = command.issued_at.replace(microsecond=0)
     for candidate in reversed(cluster.list_rollouts(rollout.deployment)):
         if candidate.name == rollout.name or candidate.attempt <= rollout.attempt:
             continue
+        handled = candidate.status.last_command_at if candidate.status else None
+        if handled is not None and handled >= command.issued_at:
+            return candidate
         created = _parse_time(candidate.created_at)
         if created is not None and created >= issued:
             return candidate
