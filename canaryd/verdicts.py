@@ -38,6 +38,8 @@ class MetricResult(pydantic.BaseModel):
     pass_threshold: float | None = None  # pass evidence needed to pass
     canary_samples: int = 0  # requests counted on the canary
     control_samples: int = 0
+    # Both arms reached the judge's minimum sample (intervals and requests); False when no judge set it.
+    has_minimum_sample: bool = False
     reason: str = ""  # one sentence for people: why this verdict
     queries: tuple[str, ...] = ()  # rendered PromQL behind the numbers, when they came from Prometheus
 

@@ -170,7 +170,14 @@ def judge_rate(
     rule = Rule(int(paths.rules[-1]))
     numbers = _numbers(sums, tolerance, settings, paths.evidence)
     reason = _explain(rule, counts, sums, tolerance, settings) + _dropped_note(counts.dropped)
-    return verdicts.MetricResult(verdict=RULE_VERDICTS[rule], reason=reason, **base, **numbers)
+    has_minimum_sample = rule not in (Rule.NO_CANARY_DATA, Rule.NO_CONTROL_DATA, Rule.MINIMUM_SAMPLE)
+    return verdicts.MetricResult(
+        verdict=RULE_VERDICTS[rule],
+        reason=reason,
+        has_minimum_sample=has_minimum_sample,
+        **base,
+        **numbers,
+    )
 
 
 def _numbers(sums, tolerance, settings, evidence: sequential.Evidence) -> dict[str, float | None]:

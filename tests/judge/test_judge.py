@@ -345,3 +345,22 @@ def test_late_regression_fails_with_restarts():
 
     assert judge.judge(late_regression(), settings=DEFAULTS).verdict is FAIL
     assert judge.judge(late_regression(), settings=without_restarts).verdict is not FAIL
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        pytest.param("below minimum sample", False, id="below-minimum-sample"),
+        pytest.param("warm-up only", False, id="no-data"),
+        pytest.param("+20% p99 within default tolerance", True, id="pass"),
+        pytest.param("+50% p99 fails", True, id="fail"),
+    ],
+)
+def test_results_tell_whether_minimum_sample_reached(case, expected):
+    comparison, _, settings = CASES[case]
+
+    judgement = judge.judge(comparison, settings=settings)
+
+    assert judgement.metrics
+    for result in judgement.metrics:
+        assert result.has_minimum_sample is expected, result
