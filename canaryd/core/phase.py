@@ -21,9 +21,9 @@ class Phase(enum.StrEnum):
         "Holding"  # the step's analysis is inconclusive or has no data; waiting for data or the deadline
     )
     PAUSED = "Paused"  # weights frozen by a person or by the inconclusive policy, until resume or abort
-    PROMOTING = (
-        "Promoting"  # every step passed: the primary is taking the canary's pod template, then all traffic
-    )
+    # The last step passed (and every step, with step-advance evidence): the primary is taking the
+    # canary's pod template, then all traffic.
+    PROMOTING = "Promoting"
     SUCCEEDED = "Succeeded"  # the primary runs the canary's exact pod template and serves all traffic
     ROLLING_BACK = "RollingBack"  # returning all traffic to the primary on its previous template
     FAILED = "Failed"  # rolled back after a failed or undecided analysis; waits for a new revision

@@ -76,6 +76,11 @@ ANALYSIS_NO_DATA = Reason(
     _WARNING,
 )
 STEP_PASSED = Reason("StepPassed", "step {step}/{steps} passed at {weight}%; moving to {next_weight}%")
+STEP_ADVANCED_WITHOUT_FAILURE = Reason(
+    "StepAdvancedWithoutFailure",
+    "step {step}/{steps} at {weight}% showed no failure over {analysed} with {canary_requests} canary "
+    "requests, without a pass; moving to {next_weight}% (step advance: no-failure)",
+)
 
 # Rollback
 ANALYSIS_FAILED = Reason(
@@ -126,6 +131,11 @@ ABORTED = Reason(
 
 # Promotion
 PROMOTING = Reason("Promoting", "all {steps} steps passed; the primary is taking revision {revision}")
+PROMOTING_AFTER_NO_FAILURE = Reason(
+    "PromotingAfterNoFailure",
+    "the last of {steps} steps passed and {advanced} showed no failure without a pass; "
+    "the primary is taking revision {revision}",
+)
 PROMOTED = Reason("Promoted", "revision {revision} promoted: the primary runs it and serves all traffic")
 
 # Manual commands

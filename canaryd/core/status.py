@@ -29,6 +29,9 @@ class StepRecord(pydantic.BaseModel):
     judgement: verdicts.Judgement | None = None  # the latest judgement of this step's own window
     window_start: datetime.datetime | None = None  # the window that judgement covers
     window_end: datetime.datetime | None = None
+    # The step was left for the next one on an inconclusive verdict with no failure, under
+    # step-advance no-failure; `verdict` then stays inconclusive.
+    advanced_without_pass: bool = False
 
 
 class Condition(pydantic.BaseModel):

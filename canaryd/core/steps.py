@@ -5,12 +5,16 @@ the canary (and baseline) becomes Ready, the router reports the step's weight, t
 and a fresh judgement of this revision decides. A pass verdict counts only when it covers the whole
 analysis window. A step with no such pass by its deadline is decided by the inconclusive policy, and
 is never passed.
+
+With step-advance no-failure, a step before the last also advances on an inconclusive judgement of the
+whole window in which every metric reached the judge's minimum sample and no critical metric failed. Its
+record keeps the inconclusive verdict and is marked `advanced_without_pass`. The last step needs a pass.
 """
 
 from __future__ import annotations
 
 from canaryd import verdicts
-from canaryd.core import actions, context, promotion, reasons, rollback
+from canaryd.core import actions, context, observed, promotion, reasons, rollback, status
 from canaryd.core import phase as phases
 from canaryd.spec import settings, values
 
@@ -65,7 +69,7 @@ def progress(current: context.PassContext) -> None:
     _realign_with_schedule(current)
     index = current.status.step_index
     if index >= current.step_count:
-        promotion.start(current, reasons.PROMOTING)
+        _start_promotion(current)
         return
     if _is_past_deadline(current):
         _apply_inconclusive_policy(current)
@@ -100,8 +104,11 @@ def _judge_step(current: context.PassContext) -> None:
     )
 
     verdict = analysis.verdict
-    if verdict is verdicts.Verdict.PASS and analysis.window >= current.spec.analysis.window:
+    covers_window = analysis.window >= current.spec.analysis.window
+    if verdict is verdicts.Verdict.PASS and covers_window:
         _advance(current)
+    elif covers_window and _may_advance_without_pass(current, analysis.judgement):
+        _advance_without_pass(current, analysis)
     elif verdict is verdicts.Verdict.PASS:
         current.move(phases.Phase.PROGRESSING, reasons.ANALYSING, **_params(current))
     elif verdict is verdicts.Verdict.INCONCLUSIVE:
@@ -116,7 +123,7 @@ def _advance(current: context.PassContext) -> None:
     passed = _params(current)
 
     if index + 1 >= current.step_count:
-        promotion.start(current, reasons.PROMOTING)
+        _start_promotion(current)
         return
     current.start_step(index + 1)
     context.route(current, canary=current.spec.steps[index + 1])
@@ -125,6 +132,66 @@ def _advance(current: context.PassContext) -> None:
         reasons.STEP_PASSED,
         **{**passed, "next_weight": current.spec.steps[index + 1]},
     )
+
+
+def _may_advance_without_pass(current: context.PassContext, judgement: verdicts.Judgement) -> bool:
+    if current.spec.analysis.step_advance is not settings.StepAdvance.NO_FAILURE:
+        return False
+    # The last step is what promotion follows, so it needs a pass in every mode.
+    if current.status.step_index + 1 >= current.step_count:
+        return False
+    return shows_no_failure(judgement)
+
+
+def shows_no_failure(judgement: verdicts.Judgement) -> bool:
+    """True when the judgement is inconclusive on enough data and no critical metric failed.
+
+    Enough data means that every metric reached the judge's minimum sample, so no data on any metric
+    is never enough.
+    """
+    metrics = judgement.metrics
+    if judgement.verdict is not verdicts.Verdict.INCONCLUSIVE or not metrics:
+        return False
+    if any(result.verdict is verdicts.Verdict.FAIL and result.critical for result in metrics):
+        return False
+    return all(
+        result.has_minimum_sample and result.verdict is not verdicts.Verdict.NO_DATA for result in metrics
+    )
+
+
+def _advance_without_pass(current: context.PassContext, analysis: observed.AnalysisResult) -> None:
+    index = current.status.step_index
+    current.record_step(
+        index, verdict=verdicts.Verdict.INCONCLUSIVE, decided_at=current.now, advanced_without_pass=True
+    )
+    canary_requests = min(result.canary_samples for result in analysis.judgement.metrics)
+    params = {
+        **_params(current),
+        "analysed": values.format_duration(analysis.window),
+        "canary_requests": f"{canary_requests:,}",
+        "next_weight": current.spec.steps[index + 1],
+    }
+
+    current.start_step(index + 1)
+    context.route(current, canary=current.spec.steps[index + 1])
+    current.move(phases.Phase.PROGRESSING, reasons.STEP_ADVANCED_WITHOUT_FAILURE, **params)
+
+
+def _start_promotion(current: context.PassContext) -> None:
+    # Promoting says that every step passed, so a step advanced without a pass needs another reason.
+    advanced = [
+        record.index + 1
+        for record in current.status.steps
+        if record.advanced_without_pass and record.index < current.step_count
+    ]
+    if not advanced:
+        promotion.start(current, reasons.PROMOTING)
+        return
+    numbers = [str(number) for number in sorted(advanced)]
+    label = (
+        f"step {numbers[0]}" if len(numbers) == 1 else f"steps {', '.join(numbers[:-1])} and {numbers[-1]}"
+    )
+    promotion.start(current, reasons.PROMOTING_AFTER_NO_FAILURE, advanced=label)
 
 
 def _apply_inconclusive_policy(current: context.PassContext) -> None:
@@ -157,27 +224,38 @@ def has_lost_canary(current: context.PassContext) -> bool:
 
 
 def _realign_with_schedule(current: context.PassContext) -> None:
-    # The steps may have been edited during the rollout. The rollout goes back to the first step of the
-    # current schedule without a pass at its weight, so promotion always follows a pass at every step.
+    # The steps or the step-advance mode may have been edited during the rollout. The rollout goes back
+    # to the first step of the current schedule not finished at its weight, so promotion always follows
+    # a pass at the last step, and at every step with step-advance evidence.
     index = current.status.step_index
-    first_unpassed = _first_unpassed_step(current)
+    first_unfinished = _first_unfinished_step(current)
     current_record = current.status.step_record(index)
     is_current_step_valid = (
         index < current.step_count
         and current_record is not None
         and current_record.weight == current.spec.steps[index]
     )
-    if first_unpassed is None or (first_unpassed == index and is_current_step_valid):
+    if first_unfinished is None or (first_unfinished == index and is_current_step_valid):
         return
-    current.start_step(first_unpassed)
+    current.start_step(first_unfinished)
 
 
-def _first_unpassed_step(current: context.PassContext) -> int | None:
+def _first_unfinished_step(current: context.PassContext) -> int | None:
     for index, weight in enumerate(current.spec.steps):
         record = current.status.step_record(index)
-        if record is None or record.weight != weight or record.verdict is not verdicts.Verdict.PASS:
+        if record is None or record.weight != weight or not _is_finished(current, record):
             return index
     return None
+
+
+def _is_finished(current: context.PassContext, record: status.StepRecord) -> bool:
+    if record.verdict is verdicts.Verdict.PASS:
+        return True
+    # A step left without a pass stays finished only while the spec still allows that: under
+    # no-failure, and not as the last step. A step the deadline decided was never finished.
+    is_last = record.index >= current.step_count - 1
+    allows = current.spec.analysis.step_advance is settings.StepAdvance.NO_FAILURE and not is_last
+    return record.advanced_without_pass and allows
 
 
 def _are_rollout_workloads_ready(current: context.PassContext) -> bool:

@@ -125,7 +125,7 @@ def _follow_new_revision(current: context.PassContext) -> None:
 
 
 def _restart_during_promotion(current: context.PassContext) -> None:
-    # The promoted revision passed every step, so a primary that already runs it is the new stable
+    # The promoted revision passed its last step, so a primary that already runs it is the new stable
     # revision. Otherwise the half-done copy is undone, because a primary must not keep a half promotion.
     primary = current.observations.primary
     if primary is not None and primary.revision == current.status.revision and primary.is_ready:
@@ -141,7 +141,7 @@ def _roll_back_on_failure(current: context.PassContext) -> None:
     if phase not in (Phase.PROGRESSING, Phase.HOLDING, Phase.PAUSED, Phase.PROMOTING):
         return
 
-    # During promotion the canary has passed every step, so losing its pods is no evidence against it.
+    # During promotion the canary has passed its last step, so losing its pods is no evidence against it.
     # The promotion moves its traffic to the primary anyway.
     if phase is not Phase.PROMOTING and steps.has_lost_canary(current):
         rollback.start(current, reasons.CANARY_UNAVAILABLE, weight=current.status.desired_weight)

@@ -37,6 +37,9 @@ class Tick:
     window_length_s: int
     command: core.CommandKind | None
     advance_s: int
+    # How much data the judgement's metrics rest on: "none" (a judgement without metrics),
+    # "enough", "too-few" (below the judge's minimum sample) or "one-without-data".
+    judged_sample: str = "none"
 
 
 ticks = strategies.builds(
@@ -73,6 +76,23 @@ friendly_ticks = strategies.builds(
     advance_s=strategies.sampled_from([60, 90]),
 )
 
+SAMPLES = ["enough"] * 4 + ["too-few", "one-without-data", "none"]
+
+# The same ticks with judgements that carry per-metric results, for the no-failure step advance.
+sampled_ticks = strategies.builds(
+    dataclasses.replace,
+    strategies.one_of(ticks, friendly_ticks),
+    judged_sample=strategies.sampled_from(SAMPLES),
+)
+# Cooperating ticks whose judgements are mostly inconclusive on enough data, so that steps advance
+# without a pass, and the last step sometimes passes.
+friendly_inconclusive_ticks = strategies.builds(
+    dataclasses.replace,
+    friendly_ticks,
+    verdict=strategies.sampled_from([Verdict.INCONCLUSIVE] * 6 + [Verdict.PASS] * 3 + [Verdict.NO_DATA]),
+    judged_sample=strategies.sampled_from(SAMPLES),
+)
+
 specs = strategies.builds(
     lambda steps, policy, baseline: make_spec(
         steps=steps, inconclusive_policy=policy, baseline=baseline, analysis_window="2m", step_deadline="10m"
@@ -80,6 +100,19 @@ specs = strategies.builds(
     steps=strategies.sampled_from(["1,5", "3,7,33", "10,20,50", "49"]),
     policy=strategies.sampled_from(["rollback", "pause"]),
     baseline=strategies.sampled_from(["false", "false", "true"]),
+)
+
+
+no_failure_specs = strategies.builds(
+    lambda steps, policy: make_spec(
+        steps=steps,
+        inconclusive_policy=policy,
+        step_advance="no-failure",
+        analysis_window="2m",
+        step_deadline="10m",
+    ),
+    steps=strategies.sampled_from(["1,5", "3,7,33", "10,20,50", "49"]),
+    policy=strategies.sampled_from(["rollback", "pause"]),
 )
 
 
@@ -157,7 +190,33 @@ def _analysis(tick: Tick, status: core.RolloutStatus, now: datetime.datetime) ->
         step_index=max(0, status.step_index + tick.judged_step_shift),
         window_start=start,
         window_end=start + datetime.timedelta(seconds=tick.window_length_s),
-        judgement=verdicts.Judgement(verdict=tick.verdict),
+        judgement=verdicts.Judgement(verdict=tick.verdict, metrics=_metrics(tick)),
+    )
+
+
+def _metrics(tick: Tick) -> tuple[verdicts.MetricResult, ...]:
+    """Per-metric results that agree with the tick's overall verdict and its sample."""
+    if tick.judged_sample == "none" or tick.verdict is None:
+        return ()
+    if tick.verdict is Verdict.NO_DATA:
+        return (_metric("error_ratio", Verdict.NO_DATA, False), _metric("latency", Verdict.NO_DATA, False))
+    if tick.verdict is Verdict.INCONCLUSIVE and tick.judged_sample == "too-few":
+        return (
+            _metric("error_ratio", Verdict.INCONCLUSIVE, False),
+            _metric("latency", Verdict.INCONCLUSIVE, False),
+        )
+    if tick.verdict is Verdict.INCONCLUSIVE and tick.judged_sample == "one-without-data":
+        return (
+            _metric("error_ratio", Verdict.INCONCLUSIVE, True),
+            _metric("latency", Verdict.NO_DATA, False),
+        )
+    latency = Verdict.INCONCLUSIVE if tick.verdict is Verdict.FAIL else tick.verdict
+    return (_metric("error_ratio", tick.verdict, True), _metric("latency", latency, True))
+
+
+def _metric(name: str, verdict: Verdict, has_minimum_sample: bool) -> verdicts.MetricResult:
+    return verdicts.MetricResult(
+        metric=name, verdict=verdict, has_minimum_sample=has_minimum_sample, canary_samples=200
     )
 
 
@@ -292,6 +351,66 @@ def test_canary_scaled_to_zero_only_behind_ready_primary(spec, tick_list):
             continue
         assert observations.primary is not None and observations.primary.is_ready
         assert observations.actual_weight == 0
+
+
+NO_FAILURE_TICK_LISTS = strategies.lists(
+    strategies.one_of(sampled_ticks, friendly_inconclusive_ticks), min_size=20, max_size=60
+)
+
+
+@SETTINGS
+@hypothesis.given(spec=no_failure_specs, tick_list=NO_FAILURE_TICK_LISTS)
+def test_no_failure_promotes_only_after_pass_at_last_step(spec, tick_list):
+    for _, commands, before, decision in _run(spec, tick_list):
+        if not _entered(Phase.PROMOTING, before, decision):
+            continue
+        if any(command.kind is core.CommandKind.PROMOTE for command in commands):
+            continue
+        records = {record.index: record for record in decision.status.steps}
+        last = len(spec.steps) - 1
+        assert sorted(records) == list(range(len(spec.steps)))
+        assert records[last].verdict is Verdict.PASS
+        for index in range(last):
+            record = records[index]
+            assert record.verdict is Verdict.PASS or (
+                record.verdict is Verdict.INCONCLUSIVE and record.advanced_without_pass
+            )
+
+
+@SETTINGS
+@hypothesis.given(spec=no_failure_specs, tick_list=NO_FAILURE_TICK_LISTS)
+def test_no_failure_advances_only_on_inconclusive_with_minimum_sample(spec, tick_list):
+    for observations, _, before, decision in _run(spec, tick_list):
+        old = {record.index: record for record in before.steps if record.advanced_without_pass}
+        for record in decision.status.steps:
+            if not record.advanced_without_pass or record.index in old:
+                continue
+            analysis = observations.analysis
+            assert analysis is not None
+            assert record.index < len(spec.steps) - 1
+            assert record.verdict is Verdict.INCONCLUSIVE
+            assert analysis.verdict is Verdict.INCONCLUSIVE
+            assert analysis.window >= spec.analysis.window
+            assert analysis.judgement.metrics
+            for result in analysis.judgement.metrics:
+                assert result.has_minimum_sample
+                assert result.verdict is not Verdict.NO_DATA
+                assert not (result.verdict is Verdict.FAIL and result.critical)
+
+
+def test_no_failure_runs_advance_and_promote():
+    # Guards the no-failure properties above against a generator that never advances a step.
+    reasons: set[str] = set()
+
+    @SETTINGS
+    @hypothesis.given(spec=no_failure_specs, tick_list=NO_FAILURE_TICK_LISTS)
+    def collect(spec, tick_list):
+        for _, _, _, decision in _run(spec, tick_list):
+            reasons.update(event.reason for event in decision.events)
+
+    collect()
+
+    assert {"StepAdvancedWithoutFailure", "PromotingAfterNoFailure", "AnalysisFailed"} <= reasons
 
 
 def test_random_runs_reach_every_end():

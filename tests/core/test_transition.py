@@ -718,3 +718,251 @@ def test_same_inputs_give_same_decision():
     second = core.decide(spec=world.spec, status=world.status, observations=observations, now=world.now)
 
     assert first == second
+
+
+# Step advance: no-failure
+
+
+def _no_failure_world(steps: str = "1,5", **annotations: str) -> World:
+    world = World(spec=make_spec(steps=steps, step_advance="no-failure", step_deadline="10m", **annotations))
+    return world.start_rollout().reach_analysis(step_index=0)
+
+
+def _enough_data(verdict: Verdict = Verdict.INCONCLUSIVE) -> tuple[verdicts.MetricResult, ...]:
+    return (worlds.metric("error_ratio", verdict), worlds.metric("latency", verdict))
+
+
+def _after_window(world: World) -> None:
+    world.now = max(world.now, world.status.analysis_started_at + world.spec.analysis.window)
+
+
+def _advance_without_pass(world: World) -> core.Decision:
+    _after_window(world)
+    return world.run(analysis=world.analysis(Verdict.INCONCLUSIVE, metrics=_enough_data()))
+
+
+def test_no_failure_advances_inconclusive_step_after_window():
+    world = _no_failure_world()
+
+    early = world.run(analysis=world.analysis(Verdict.INCONCLUSIVE, metrics=_enough_data()))
+    assert world.status.step_index == 0
+    assert [event.reason for event in early.events] == ["AnalysisInconclusive"]
+
+    decision = _advance_without_pass(world)
+
+    assert world.status.step_index == 1
+    assert world.status.desired_weight == 5
+    assert actions_of(decision, core.SetWeight) == [core.SetWeight(canary=5)]
+    assert [event.reason for event in decision.events] == ["StepAdvancedWithoutFailure"]
+    assert decision.events[0].message.startswith(
+        "step 1/2 at 1% showed no failure over 2m with 150 canary requests, without a pass; moving to 5%"
+    )
+
+
+def test_no_failure_records_advanced_step_as_inconclusive():
+    world = _no_failure_world()
+
+    _advance_without_pass(world)
+
+    record = world.status.step_record(0)
+    assert record.verdict is Verdict.INCONCLUSIVE
+    assert record.advanced_without_pass is True
+    assert record.judgement is not None and record.judgement.verdict is Verdict.INCONCLUSIVE
+    assert world.status.step_record(1).advanced_without_pass is False
+
+
+@pytest.mark.parametrize(
+    "verdict, metrics, reason",
+    [
+        pytest.param(Verdict.NO_DATA, (), "AnalysisNoData", id="no-data"),
+        pytest.param(
+            Verdict.NO_DATA,
+            (
+                worlds.metric("error_ratio", Verdict.NO_DATA, has_minimum_sample=False),
+                worlds.metric("latency", Verdict.NO_DATA, has_minimum_sample=False),
+            ),
+            "AnalysisNoData",
+            id="no-data-on-every-metric",
+        ),
+        pytest.param(
+            Verdict.INCONCLUSIVE,
+            (
+                worlds.metric("error_ratio", Verdict.INCONCLUSIVE, has_minimum_sample=False),
+                worlds.metric("latency", Verdict.INCONCLUSIVE, has_minimum_sample=False),
+            ),
+            "AnalysisInconclusive",
+            id="below-minimum-sample",
+        ),
+        pytest.param(
+            Verdict.INCONCLUSIVE,
+            (
+                worlds.metric("error_ratio", Verdict.INCONCLUSIVE),
+                worlds.metric("latency", Verdict.NO_DATA, has_minimum_sample=False),
+            ),
+            "AnalysisInconclusive",
+            id="one-metric-without-data",
+        ),
+        pytest.param(Verdict.INCONCLUSIVE, (), "AnalysisInconclusive", id="judgement-without-metrics"),
+    ],
+)
+def test_no_failure_holds_without_minimum_sample_until_deadline(verdict, metrics, reason):
+    world = _no_failure_world()
+    _after_window(world)
+
+    for _ in range(4):
+        decision = world.run(analysis=world.analysis(verdict, metrics=metrics))
+        assert actions_of(decision, core.SetWeight) == []
+    assert world.status.phase is Phase.HOLDING
+    assert world.status.reason == reason
+    assert world.status.step_index == 0
+
+    world.run_until(Phase.ROLLING_BACK, passes=20, analysis=world.analysis(verdict, metrics=metrics))
+    assert world.status.reason == "DeadlineExceeded"
+    assert world.status.step_record(0).advanced_without_pass is False
+
+
+def test_no_failure_waits_for_whole_window():
+    world = _no_failure_world(analysis_window="5m")
+    world.now = world.status.analysis_started_at + 4 * MINUTE
+
+    world.run(analysis=world.analysis(Verdict.INCONCLUSIVE, metrics=_enough_data()))
+
+    assert world.status.step_index == 0
+    assert world.status.phase is Phase.HOLDING
+
+
+def test_evidence_mode_holds_inconclusive_step_with_minimum_sample():
+    world = World(spec=make_spec(steps="1,5", step_deadline="10m")).start_rollout().reach_analysis()
+    _after_window(world)
+
+    for _ in range(3):
+        world.run(analysis=world.analysis(Verdict.INCONCLUSIVE, metrics=_enough_data()))
+    assert world.status.phase is Phase.HOLDING
+    assert world.status.step_index == 0
+
+    inconclusive = world.analysis(Verdict.INCONCLUSIVE, metrics=_enough_data())
+    world.run_until(Phase.ROLLING_BACK, passes=30, analysis=inconclusive)
+    assert world.status.reason == "DeadlineExceeded"
+
+
+@pytest.mark.parametrize(
+    "policy, phase, reason",
+    [
+        pytest.param("rollback", Phase.ROLLING_BACK, "DeadlineExceeded", id="policy-rollback"),
+        pytest.param("pause", Phase.PAUSED, "DeadlinePaused", id="policy-pause"),
+    ],
+)
+def test_no_failure_last_step_needs_pass(policy, phase, reason):
+    world = _no_failure_world(inconclusive_policy=policy)
+    _advance_without_pass(world)
+    world.run()  # the router confirms 5%: the last step's window opens
+    _after_window(world)
+
+    for _ in range(3):
+        world.run(analysis=world.analysis(Verdict.INCONCLUSIVE, metrics=_enough_data()))
+    assert world.status.phase is Phase.HOLDING
+    assert world.status.step_index == 1
+
+    world.run_until(phase, passes=30, analysis=world.analysis(Verdict.INCONCLUSIVE, metrics=_enough_data()))
+    assert world.status.reason == reason
+    assert world.status.step_record(1).verdict is not Verdict.PASS
+    assert world.status.step_record(1).advanced_without_pass is False
+
+
+def test_no_failure_promotes_after_pass_at_last_step():
+    world = _no_failure_world(steps="1,5,25")
+    _advance_without_pass(world)
+    world.reach_analysis(step_index=1)
+    _advance_without_pass(world)
+    world.reach_analysis(step_index=2)
+
+    decision = world.pass_step()
+
+    assert world.status.phase is Phase.PROMOTING
+    assert [event.reason for event in decision.events] == ["PromotingAfterNoFailure"]
+    assert "steps 1 and 2 showed no failure without a pass" in decision.events[0].message
+    assert [record.verdict for record in world.status.steps] == [
+        Verdict.INCONCLUSIVE,
+        Verdict.INCONCLUSIVE,
+        Verdict.PASS,
+    ]
+    world.run_until(Phase.SUCCEEDED)
+    assert world.primary.revision == NEW
+
+
+def test_no_failure_passing_every_step_promotes_as_before():
+    world = _no_failure_world()
+    world.pass_step()
+    world.reach_analysis(step_index=1)
+
+    decision = world.pass_step()
+
+    assert [event.reason for event in decision.events] == ["Promoting"]
+    assert [record.verdict for record in world.status.steps] == [Verdict.PASS, Verdict.PASS]
+
+
+@pytest.mark.parametrize(
+    "metrics",
+    [
+        pytest.param(_enough_data(Verdict.FAIL), id="every-metric-fails"),
+        pytest.param(
+            (worlds.metric("error_ratio", Verdict.INCONCLUSIVE), worlds.metric("latency", Verdict.FAIL)),
+            id="latency-fails",
+        ),
+    ],
+)
+@pytest.mark.parametrize("step_index", [pytest.param(0, id="first-step"), pytest.param(1, id="last-step")])
+def test_no_failure_rolls_back_on_failure(metrics, step_index):
+    world = _no_failure_world()
+    if step_index == 1:
+        _advance_without_pass(world)
+        world.reach_analysis(step_index=1)
+    _after_window(world)
+
+    world.run(analysis=world.analysis(Verdict.FAIL, metrics=metrics))
+
+    assert world.status.phase is Phase.ROLLING_BACK
+    assert world.status.reason == "AnalysisFailed"
+    assert world.status.step_record(step_index).verdict is Verdict.FAIL
+    world.run_until(Phase.FAILED)
+    assert world.actual_weight == 0
+
+
+def test_no_failure_advances_despite_failing_non_critical_metric():
+    world = _no_failure_world()
+    _after_window(world)
+    metrics = (
+        worlds.metric("error_ratio", Verdict.INCONCLUSIVE),
+        worlds.metric("latency", Verdict.FAIL, critical=False),
+    )
+
+    world.run(analysis=world.analysis(Verdict.INCONCLUSIVE, metrics=metrics))
+
+    assert world.status.step_index == 1
+    assert world.status.reason == "StepAdvancedWithoutFailure"
+
+
+@pytest.mark.parametrize(
+    "edit, step_index, weight",
+    [
+        pytest.param({"step_advance": "evidence"}, 0, 1, id="mode-changed-to-evidence"),
+        pytest.param({"steps": "1,5"}, 1, 5, id="advanced-step-became-last"),
+        pytest.param({"steps": "1,5,30"}, 2, 30, id="current-weight-changed"),
+        pytest.param({}, 2, 25, id="nothing-changed"),
+    ],
+)
+def test_edited_spec_keeps_or_revisits_advanced_steps(edit, step_index, weight):
+    world = _no_failure_world(steps="1,5,25")
+    _advance_without_pass(world)
+    world.reach_analysis(step_index=1)
+    _advance_without_pass(world)
+    world.reach_analysis(step_index=2)
+    annotations = {"steps": "1,5,25", "step_advance": "no-failure", "step_deadline": "10m", **edit}
+    world.spec = make_spec(**annotations)
+
+    world.run()
+    world.run()
+
+    assert world.status.step_index == step_index
+    assert world.status.desired_weight == weight
+    assert world.status.phase in (Phase.PROGRESSING, Phase.HOLDING)

@@ -28,8 +28,29 @@ def make_spec(**annotations: str) -> spec.RolloutSpec:
     return spec.parse_annotations(written, source="Deployment shop/web")
 
 
-def judgement(verdict: verdicts.Verdict, reason: str = "") -> verdicts.Judgement:
-    return verdicts.Judgement(verdict=verdict, reason=reason)
+def judgement(
+    verdict: verdicts.Verdict, reason: str = "", metrics: tuple[verdicts.MetricResult, ...] = ()
+) -> verdicts.Judgement:
+    return verdicts.Judgement(verdict=verdict, reason=reason, metrics=metrics)
+
+
+def metric(
+    name: str,
+    verdict: verdicts.Verdict,
+    *,
+    has_minimum_sample: bool = True,
+    critical: bool = True,
+    canary_samples: int = 150,
+) -> verdicts.MetricResult:
+    """One SLI's result as the judge reports it, with both arms at or below the minimum sample."""
+    return verdicts.MetricResult(
+        metric=name,
+        verdict=verdict,
+        critical=critical,
+        has_minimum_sample=has_minimum_sample,
+        canary_samples=canary_samples,
+        control_samples=canary_samples * 99,
+    )
 
 
 @dataclasses.dataclass
@@ -120,6 +141,7 @@ class World:
         step_index: int | None = None,
         window_start: datetime.datetime | None = None,
         reason: str = "",
+        metrics: tuple[verdicts.MetricResult, ...] = (),
     ) -> core.AnalysisResult:
         """A judgement ending now, by default of the current revision and step over the whole open window."""
         start = window_start or self.status.analysis_started_at or self.now
@@ -128,7 +150,7 @@ class World:
             step_index=self.status.step_index if step_index is None else step_index,
             window_start=start,
             window_end=max(self.now, start),
-            judgement=judgement(verdict, reason),
+            judgement=judgement(verdict, reason, metrics),
         )
 
     # Scenario builders: drive the world to a known state through real passes.
