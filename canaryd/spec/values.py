@@ -62,7 +62,9 @@ def parse_duration(value: object) -> datetime.timedelta:
     else:
         raise ValueError(f"expected {DURATION_ALLOWED}")
 
-    if duration <= datetime.timedelta(0) or duration > MAX_DURATION:
+    if duration <= datetime.timedelta(0):
+        raise ValueError(f"the duration must be above zero; expected {DURATION_ALLOWED}")
+    if duration > MAX_DURATION:
         raise ValueError(f"expected {DURATION_ALLOWED}")
     return duration
 

@@ -34,13 +34,15 @@ import re
 from typing import Annotated, Any
 
 import pydantic
+import pydantic_core
 import yaml
 
 from canaryd import judge
-from canaryd.metrics import outcomes
+from canaryd.metrics import outcomes, windows
 from canaryd.metrics import presets as metric_presets
 from canaryd.metrics import prometheus as prometheus_source
 from canaryd.spec import settings as spec_settings
+from canaryd.spec import values as spec_values
 
 # HAProxy proxy and server names: letters, digits and "-_.:" (haproxy.cfg section names).
 _HAPROXY_NAME = re.compile(r"[A-Za-z0-9_.:-]+")
@@ -51,8 +53,38 @@ _MODEL_CONFIG = pydantic.ConfigDict(frozen=True, extra="forbid")
 _TOLERANCE_KEYS = ("error_ratio", "latency")
 
 
+# Error type of a validator that found problems in settings below its own field. `format_errors`
+# prints each of them on its own line with its full path, so a nested problem does not show as the
+# whole section's value.
+_NESTED_ERRORS = "nested_setting_errors"
+
+
 class ConfigError(Exception):
     """The rollout file is missing, is not YAML, or has invalid settings; the message lists each one."""
+
+
+def _nested_errors(problems: list[tuple[str, str, object]]) -> pydantic_core.PydanticCustomError:
+    """Return a validation error listing (setting below the field, problem, value found) triples."""
+    summary = "; ".join(f"{setting}: {problem}" for setting, problem, _ in problems)
+    return pydantic_core.PydanticCustomError(
+        _NESTED_ERRORS, "{summary}", {"summary": summary, "problems": problems}
+    )
+
+
+def _parse_socket_path(value: object) -> object:
+    # pathlib reads "" as ".", the current directory, so the runner would open a directory as the socket.
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("expected the path of the HAProxy stats socket, such as /run/haproxy/admin.sock")
+    return value
+
+
+def _parse_steps(value: object) -> tuple[int, ...]:
+    try:
+        return spec_values.parse_steps(value)
+    except ValueError as error:
+        raise ValueError(
+            f"{error}; a YAML list of whole numbers such as [5, 25, 50] is read the same"
+        ) from None
 
 
 def _parse_haproxy_name(value: object) -> str:
@@ -69,7 +101,7 @@ class HAProxySettings(pydantic.BaseModel):
 
     model_config = _MODEL_CONFIG
 
-    socket: pathlib.Path = pydantic.Field(
+    socket: Annotated[pathlib.Path, pydantic.BeforeValidator(_parse_socket_path)] = pydantic.Field(
         description="Path of the HAProxy stats socket (`stats socket PATH level admin` in haproxy.cfg)."
     )
     backend: HAProxyName = pydantic.Field(description="Backend holding the primary and the canary server.")
@@ -114,16 +146,40 @@ class MetricsTargets(pydantic.BaseModel):
         description="Length of one analysis interval (the range query step); at least four scrape intervals.",
     )
 
+    @pydantic.field_validator("preset")
+    @classmethod
+    def _check_preset_name(cls, name: str) -> str:
+        if name not in metric_presets.KNOWN_PRESETS:
+            raise ValueError(
+                f"unknown metrics preset; known presets: {', '.join(metric_presets.KNOWN_PRESETS)}"
+            )
+        return name
+
     @pydantic.model_validator(mode="after")
     def _check_preset(self) -> MetricsTargets:
-        # Building the preset checks its name and settings now, not at the first analysis.
+        # Building the preset checks its settings now, not at the first analysis.
         try:
             metric_presets.build_preset(self.preset, self.preset_settings)
         except outcomes.ConfigurationError as error:
-            raise ValueError(error.message) from error
+            if not isinstance(error.__cause__, pydantic.ValidationError):
+                raise ValueError(error.message) from error
+            raise _nested_errors(_preset_setting_problems(self.preset, error.__cause__)) from error
         if self.control == self.canary:
             raise ValueError(f"control and canary are both {self.control!r}; their series must differ")
         return self
+
+
+def _preset_setting_problems(preset: str, error: pydantic.ValidationError) -> list[tuple[str, str, object]]:
+    problems = []
+    for detail in error.errors(include_url=False):
+        setting = ".".join(["preset_settings", *(str(part) for part in detail["loc"])])
+        if detail["type"] == "extra_forbidden":
+            known = ", ".join(type(metric_presets.build_preset(preset).settings).model_fields)
+            message = f"unknown setting of the {preset} preset; known settings: {known}"
+        else:
+            message = detail["msg"].removeprefix("Value error, ")
+        problems.append((setting, message, detail.get("input")))
+    return problems
 
 
 class StandaloneConfig(pydantic.BaseModel):
@@ -139,7 +195,7 @@ class StandaloneConfig(pydantic.BaseModel):
         default_factory=prometheus_source.PrometheusSettings
     )
     metrics: MetricsTargets
-    steps: spec_settings.StepWeights = pydantic.Field(
+    steps: Annotated[tuple[int, ...], pydantic.BeforeValidator(_parse_steps)] = pydantic.Field(
         default=(1, 5),
         description="Canary weights in percent, walked in order; promotion to 100% follows the last step.",
     )
@@ -153,6 +209,24 @@ class StandaloneConfig(pydantic.BaseModel):
         default=datetime.timedelta(seconds=10),
         description="Time between two passes of the rollout: read HAProxy, analyse, decide, act.",
     )
+
+    @pydantic.field_validator("metrics")
+    @classmethod
+    def _check_interval(cls, metrics: MetricsTargets, info: pydantic.ValidationInfo) -> MetricsTargets:
+        # The same check as `canaryd analyze`: increase() needs several scrapes in each interval.
+        prometheus = info.data.get("prometheus")
+        if prometheus is None:
+            return metrics  # the prometheus section is invalid and reported on its own
+        try:
+            windows.check_window(
+                step_seconds=metrics.interval.total_seconds(),
+                scrape_interval_seconds=prometheus.scrape_interval_seconds,
+                min_scrapes_per_interval=prometheus.min_scrapes_per_interval,
+            )
+        except outcomes.WindowTooShort as error:
+            found = spec_values.format_duration(metrics.interval)
+            raise _nested_errors([("interval", error.message, found)]) from error
+        return metrics
 
     @pydantic.model_validator(mode="after")
     def _check_standalone_analysis(self) -> StandaloneConfig:
@@ -221,7 +295,7 @@ def load_config(path: pathlib.Path) -> StandaloneConfig:
 
 def format_errors(path: pathlib.Path, error: pydantic.ValidationError) -> str:
     """Format one line per invalid field: its dotted path, the problem, and the value found."""
-    lines = [f"rollout file {path} has {error.error_count()} invalid setting(s):"]
+    lines = []
     for detail in error.errors(include_url=False):
         field = ".".join(str(part) for part in detail["loc"]) or "(top level)"
         message = detail["msg"].removeprefix("Value error, ")
@@ -229,9 +303,12 @@ def format_errors(path: pathlib.Path, error: pydantic.ValidationError) -> str:
             lines.append(f"  {field}: missing; this setting is required")
         elif detail["type"] == "extra_forbidden":
             lines.append(f"  {field}: unknown setting; check its spelling and indentation")
+        elif detail["type"] == _NESTED_ERRORS:
+            for setting, problem, found in detail["ctx"]["problems"]:
+                lines.append(f"  {field}.{setting}: {problem} (found {_short(found)})")
         else:
             lines.append(f"  {field}: {message} (found {_short(detail.get('input'))})")
-    return "\n".join(lines)
+    return "\n".join([f"rollout file {path} has {len(lines)} invalid setting(s):", *lines])
 
 
 def _short(value: object) -> str:

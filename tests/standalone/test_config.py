@@ -73,13 +73,36 @@ def test_rollout_spec_uses_haproxy_router(tmp_path):
         ("router", "backend", "my backend", "router.backend: expected an HAProxy backend or server name"),
         ("router", "canary_server", "v1", "primary_server and canary_server are both 'v1'"),
         ("router", "weight", 5, "router.weight: unknown setting"),
-        ("metrics", "preset", "nginx", "unknown metrics preset 'nginx'"),
+        (
+            "metrics",
+            "preset",
+            "nginx",
+            "metrics.preset: unknown metrics preset; known presets: http, istio, envoy, ingress-nginx "
+            "(found 'nginx')",
+        ),
         (
             "metrics",
             "preset_settings",
             {"status_lable": "code"},
-            "invalid settings for metrics preset 'http'",
+            "metrics.preset_settings.status_lable: unknown setting of the http preset; known settings: "
+            "requests_metric,",
         ),
+        (
+            "metrics",
+            "preset_settings",
+            {"arm_selection": "banana"},
+            "metrics.preset_settings.arm_selection: Input should be 'pod' or 'label' (found 'banana')",
+        ),
+        ("router", "socket", "", "router.socket: expected the path of the HAProxy stats socket"),
+        (
+            "metrics",
+            "interval",
+            "10s",
+            "metrics.interval: analysis interval of 10 s covers fewer than 4 scrapes at a scrape interval "
+            "of 5 s",
+        ),
+        (None, "analysis", {"window": "0s"}, "analysis.window: the duration must be above zero"),
+        (None, "steps", [5, 2.5], "a YAML list of whole numbers such as [5, 25, 50] is read the same"),
         ("metrics", "canary", "checkout-v1", "control and canary are both 'checkout-v1'"),
         ("metrics", "interval", "soon", "metrics.interval: expected"),
         ("prometheus", "url", "not a url", "prometheus.url:"),
@@ -96,6 +119,11 @@ def test_rollout_spec_uses_haproxy_router(tmp_path):
         "unknown-router-key",
         "unknown-preset",
         "misspelt-preset-setting",
+        "invalid-preset-setting-value",
+        "empty-socket",
+        "interval-under-four-scrapes",
+        "zero-window",
+        "fractional-step-in-list",
         "same-arms",
         "bad-interval",
         "bad-prometheus-url",
@@ -160,3 +188,16 @@ def write_text(tmp_path: pathlib.Path, text: str) -> pathlib.Path:
     path = tmp_path / "rollout.yaml"
     path.write_text(text)
     return path
+
+
+def test_preset_setting_error_is_one_line(tmp_path):
+    document = with_change("metrics", "preset_settings", {"arm_selection": "banana"})
+
+    with pytest.raises(config.ConfigError) as raised:
+        config.load_config(write(tmp_path, document))
+
+    lines = str(raised.value).splitlines()
+    assert len(lines) == 2
+    assert "errors.pydantic.dev" not in str(raised.value)
+    assert "MetricTemplate" not in str(raised.value)
+    assert "namespace" not in lines[1]
