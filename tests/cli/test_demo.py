@@ -22,6 +22,14 @@ def test_bad_version_choices_match_scenario():
     assert demo_command.BAD_VERSIONS == tuple(bad.value for bad in scenario.BadVersion)
 
 
+def test_help_states_fault_sizes():
+    result = testing.CliRunner().invoke(main.cli, ["demo", "--help"])
+    text = " ".join(result.output.split())
+
+    assert f"at probability {scenario.BAD_ERROR_RATIO:.0%}" in text
+    assert f"({scenario.BAD_EXTRA_LATENCY * 1000:g} ms added to each request)" in text
+
+
 @pytest.mark.parametrize("option", ["--json", "--report", "--record"])
 def test_unwritable_output_stops_demo_before_start(tmp_path, option):
     with unwritable.immutable_directory(tmp_path / "locked") as locked:
