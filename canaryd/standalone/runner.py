@@ -10,7 +10,8 @@ core as workloads. The primary server runs revision `primary_server` and the can
 
 Promotion differs from Kubernetes: the runner cannot give the primary server the canary's version,
 so when the core starts promoting, the canary server takes all traffic and the run ends as
-promoted. Moving the new version onto the primary server is then the operator's deployment step.
+promoted. Moving the new version onto the primary server is then the operator's deployment step,
+and the last pass reports that instead of the core's "the primary is taking revision" message.
 """
 
 from __future__ import annotations
@@ -50,10 +51,12 @@ _OUTCOMES = {
 }
 
 
-PROMOTED_REASON = (
-    "every step passed, so the canary server now receives all traffic; deploy its version on the "
-    "primary server and set the weights back to finish the release"
-)
+def promoted_reason(*, primary_server: str, canary_server: str) -> str:
+    """Say what a standalone promotion did and what is left to the operator."""
+    return (
+        f"every step passed, so the canary server {canary_server} now receives 100% of the traffic; "
+        f"server {primary_server} still runs the previous version and receives none"
+    )
 
 
 # Exit codes of `canaryd run --standalone` and `canaryd demo`, by outcome. 10 and 11 are the codes
@@ -139,6 +142,10 @@ class StandaloneRunner:
     def canary_revision(self) -> str:
         return self.config.router.canary_server
 
+    @property
+    def promoted_reason(self) -> str:
+        return promoted_reason(primary_server=self.primary_revision, canary_server=self.canary_revision)
+
     def run(self) -> RunResult:
         """Walk the steps until promotion, rollback or pause; return the outcome."""
         self._check_sources()
@@ -156,7 +163,7 @@ class StandaloneRunner:
                     # standalone mode takes `canaryd resume` through a command file).
                     self._return_traffic_to_primary()
                 if outcome is rollout_record.Outcome.PROMOTED:
-                    return self._finish(outcome, reason=PROMOTED_REASON)
+                    return self._finish(outcome, reason=self.promoted_reason)
                 if outcome is not None:
                     cause = explain.rollback_cause(status) or ""
                     return self._finish(outcome, reason=status.message, cause=cause)
@@ -204,6 +211,12 @@ class StandaloneRunner:
         next_status = decision.status
         if outcome is None:
             outcome = _OUTCOMES.get(next_status.phase)
+        if outcome is rollout_record.Outcome.PROMOTED:
+            # The core's message says the primary takes the new revision, which only Kubernetes can do.
+            next_status = next_status.model_copy(update={"message": self.promoted_reason})
+            if analysis_record is not None:
+                analysis_record = analysis_record.model_copy(update={"decision": self.promoted_reason})
+                self.record.analyses[-1] = analysis_record
 
         self._write_record()
         report = PassReport(
@@ -245,7 +258,7 @@ class StandaloneRunner:
             elif isinstance(action, actions.ScaleCanary):
                 self.canary_replicas = action.replicas
             elif isinstance(action, actions.CopyTemplateToPrimary):
-                self._set_weight(protocol.FULL_WEIGHT, step=None, reason=PROMOTED_REASON)
+                self._set_weight(protocol.FULL_WEIGHT, step=None, reason=self.promoted_reason)
                 return rollout_record.Outcome.PROMOTED
             elif isinstance(action, actions.RecordEvent):
                 log = self.log.warning if action.type is actions.EventType.WARNING else self.log.info

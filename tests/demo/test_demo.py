@@ -130,6 +130,15 @@ def test_rollback_states_cause_with_numbers(demo_run):
     assert f"cause: {cause}" in demo_run["completed"].stdout.splitlines()
 
 
+def test_promotion_messages_agree(demo_run):
+    if demo_run["bad"] != "none":
+        pytest.skip("only a good v2 is promoted")
+    output = demo_run["completed"].stdout
+
+    assert "the primary is taking" not in output
+    assert "the canary server v2 now receives 100% of the traffic" in demo_run["summary"]["reason"]
+
+
 def test_haproxy_share_follows_weights(demo_run):
     for step in demo_run["summary"]["steps"]:
         assert step["canary_requests"] + step["primary_requests"] >= 200

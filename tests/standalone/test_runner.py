@@ -111,9 +111,14 @@ def test_good_canary_is_promoted(environment, tmp_path):
     completed = run_standalone(path)
 
     assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
-    assert completed.stdout.startswith("promoted:")
+    assert completed.stdout.startswith(
+        "promoted: every step passed, so the canary server v2 now receives 100% of the traffic; "
+        "server v1 still runs the previous version and receives none"
+    )
+    assert "the primary is taking" not in completed.stdout + completed.stderr
     record = record_of(path)
     assert record["outcome"] == "promoted"
+    assert "the primary is taking" not in json.dumps(record)
     assert [change["weight"] for change in record["weights"]] == [0, 50, 100]
     assert environment["balancer"].router().current_weight() == 100
 
