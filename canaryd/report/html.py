@@ -14,6 +14,7 @@ import math
 
 import jinja2
 
+from canaryd.core import explain
 from canaryd.report import plots
 from canaryd.standalone import record as rollout_record
 
@@ -51,6 +52,8 @@ def render(record: rollout_record.RolloutRecord) -> str:
         undefined=jinja2.ChainableUndefined,
     )
     environment.filters["number"] = format_number
+    environment.filters["ratio"] = explain.format_ratio
+    environment.filters["points"] = explain.format_effect
     template = environment.get_template("report.html.j2")
 
     outcome = record.outcome
@@ -58,6 +61,9 @@ def render(record: rollout_record.RolloutRecord) -> str:
         record=record,
         outcome_text=OUTCOME_TEXT[outcome] if outcome else "unfinished: the record ends before an outcome",
         outcome_class=outcome.value if outcome else "unfinished",
+        settings=settings_rows(record.settings),
+        # Only the standalone mode counts each arm's requests at its router (HAProxy's lbtot).
+        has_router_counts=record.source == "standalone",
         started=_timestamp(record.started_at),
         duration=_duration(record),
         weight_png=_base64(plots.weight_plot(record)),
@@ -65,6 +71,17 @@ def render(record: rollout_record.RolloutRecord) -> str:
         version=_version(),
         written=_timestamp(datetime.datetime.now(tz=datetime.UTC).timestamp()),
     )
+
+
+def settings_rows(settings: dict[str, object]) -> list[tuple[str, str]]:
+    """Flatten the record's settings into (name, value) rows; a mapping gives one row per key."""
+    rows = []
+    for name, value in settings.items():
+        if isinstance(value, dict):
+            rows.extend((f"{name}: {key}", format_number(item)) for key, item in value.items())
+        else:
+            rows.append((name, format_number(value)))
+    return rows
 
 
 def format_number(value: object) -> str:

@@ -32,6 +32,12 @@ _OUTCOMES = {
 }
 
 
+# The canary's weight once an attempt ended in these phases: a rollback or an abort returns all
+# traffic to the primary. After a promotion the primary runs the new revision, so the chart ends at
+# the last step's weight rather than suggest that the new version lost its traffic.
+_FINAL_WEIGHTS = {phases.Phase.FAILED: 0, phases.Phase.ABORTED: 0}
+
+
 class SourceError(Exception):
     """The file is neither a standalone record nor a CanaryRollout object."""
 
@@ -86,6 +92,14 @@ def from_canary_rollout(document: dict[str, Any], *, path: pathlib.Path) -> roll
         )
         for step in status.steps
     ]
+    final_weight = _FINAL_WEIGHTS.get(status.phase)
+    if final_weight is not None and status.phase_changed_at is not None:
+        # The steps record only where traffic moved to; the end of the rollout moved it once more.
+        weights.append(
+            rollout_record.WeightChange(
+                at=status.phase_changed_at.timestamp(), weight=final_weight, step=None, reason=status.message
+            )
+        )
     analyses = [_analysis(step) for step in status.steps if step.judgement is not None]
     spec_steps = document.get("spec", {}).get("steps")
     steps = [step.weight for step in status.steps] if not isinstance(spec_steps, list) else spec_steps

@@ -71,3 +71,38 @@ def test_unfinished_record_is_reported_as_such():
 
     assert "unfinished: the record ends before an outcome" in page
     assert page.count(">not reached<") == 2
+
+
+def test_settings_mappings_render_as_rows():
+    record = records.rolled_back().model_copy(
+        update={"settings": {"tolerances": {"error_ratio_absolute": 0.03}, "judge": {"alpha": 0.01}}}
+    )
+
+    page = html.render(record)
+
+    assert "<th>tolerances: error_ratio_absolute</th><td>0.03</td>" in page
+    assert "<th>judge: alpha</th><td>0.01</td>" in page
+    assert "{&#39;" not in page
+
+
+def test_sli_values_render_as_percent_and_points():
+    page = html.render(records.rolled_back())
+
+    assert '<td class="number">20%</td><td class="number">0%</td>' in page
+    assert "0.2</td>" not in page
+
+
+def test_haproxy_counts_hidden_for_kubernetes_source():
+    standalone = html.render(records.rolled_back())
+    kubernetes = html.render(records.rolled_back().model_copy(update={"source": "kubernetes"}))
+
+    assert "requests canary / primary (HAProxy)" in standalone
+    assert "requests canary / primary (HAProxy)" not in kubernetes
+    assert "canary share" not in kubernetes
+
+
+def test_long_queries_wrap():
+    page = html.render(records.rolled_back())
+
+    assert "pre { " in page
+    assert "overflow-wrap: anywhere" in page.split("pre { ", 1)[1].split("}", 1)[0]

@@ -135,3 +135,13 @@ def test_failed_canary_rollout_states_cause(tmp_path):
     record = sources.load(path)
 
     assert record.cause.startswith("step 2 at 5% failed: error_ratio 4% on the canary vs - on the control")
+
+
+def test_rolled_back_canary_rollout_ends_at_zero_weight(tmp_path):
+    path = tmp_path / "rollout.json"
+    path.write_text(json.dumps(CANARY_ROLLOUT))
+
+    record = sources.load(path)
+
+    assert [change.weight for change in record.weights] == [1, 5, 0]
+    assert record.weights[-1].at == record.finished_at
