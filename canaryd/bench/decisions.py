@@ -1,7 +1,8 @@
-"""Judges' decisions on simulated rollouts, and the rollout policy shared by all judges.
+"""Judges' decisions on simulated rollouts, and the fixed-schedule rollout policy of the other tools.
 
 Layer 4 (bench tool). Each judge turns `Traces` into `Decisions`: the interval after which it
 rolled back, or after which it promoted. Interval indices count 15 s scrapes from the rollout's start.
+canaryd walks its own steps (`canaryd.bench.judges`); the other tools follow the fixed schedule.
 """
 
 from __future__ import annotations
@@ -26,10 +27,18 @@ class Outcome(enum.IntEnum):
 
 @dataclasses.dataclass(frozen=True)
 class Decisions:
-    """Per-run outcome and the interval of the deciding look (rollback or promotion)."""
+    """Per-run outcome and the interval of the deciding look (rollback or promotion).
+
+    `canary_requests` (runs, intervals) holds the canary's requests under a judge that set its own
+    step weights; None means the fixed schedule of the traces.
+    """
 
     outcome: np.ndarray
     decided_at: np.ndarray
+    canary_requests: np.ndarray | None = None
+
+    def served_canary_requests(self, traces: simulator.Traces) -> np.ndarray:
+        return traces.canary_requests if self.canary_requests is None else self.canary_requests
 
     @classmethod
     def from_looks(cls, *, fail_looks: np.ndarray, pass_looks: np.ndarray | None = None) -> Decisions:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from canaryd.bench import baselines, decisions, judges, scenarios, simulator
+from canaryd.spec import settings as spec_settings
 
 CHUNK_RUNS = 500
 # A bad canary that was promoted keeps serving everyone for this long before someone notices.
@@ -34,8 +35,15 @@ def _ascending(name: str, default: float, grid: tuple[float, ...]) -> Knob:
 
 SCALE_GRID = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
 CONFIDENCE_GRID = (0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 0.9999)
+CANARYD_KNOB = _ascending("tolerance_scale", 1.0, (0.5, 0.75, 1.0, 1.5, 2.0))
+# canaryd's two step-advance modes are two judges here: the same judge, walking the steps differently.
+CANARYD_MODES = {
+    "canaryd (evidence)": spec_settings.StepAdvance.EVIDENCE,
+    "canaryd (no-failure)": spec_settings.StepAdvance.NO_FAILURE,
+}
+CANARYD_DEFAULT = "canaryd (evidence)"
 KNOBS: dict[str, Knob | None] = {
-    "canaryd": _ascending("tolerance_scale", 1.0, (0.5, 0.75, 1.0, 1.5, 2.0)),
+    **{name: CANARYD_KNOB for name in CANARYD_MODES},
     "flagger": _ascending("threshold_scale", 1.0, SCALE_GRID),
     "argo": _ascending("threshold_scale", 1.0, SCALE_GRID),
     "kayenta_60m": _ascending("confidence", baselines.KAYENTA_CONFIDENCE, CONFIDENCE_GRID),
@@ -57,7 +65,7 @@ class Records:
     def add(self, decided: decisions.Decisions, traces: simulator.Traces) -> None:
         self.outcome.append(decided.outcome)
         self.decided_at.append(decided.decided_at)
-        served = np.cumsum(traces.canary_requests, axis=1)
+        served = np.cumsum(decided.served_canary_requests(traces), axis=1)
         self.requests_to_decide.append(np.take_along_axis(served, decided.decided_at[:, None], 1)[:, 0])
         self.excess_bad_requests.append(excess_bad_requests(decided, traces))
 
@@ -79,7 +87,7 @@ def excess_bad_requests(decided: decisions.Decisions, traces: simulator.Traces) 
     last_served = np.where(promoted, decided.decided_at, decided.decided_at + delay)
     last_served = np.minimum(last_served, traces.intervals - 1)
     served_mask = np.arange(traces.intervals)[None, :] <= last_served[:, None]
-    during = np.sum(traces.canary_requests * extra_share * served_mask, axis=1)
+    during = np.sum(decided.served_canary_requests(traces) * extra_share * served_mask, axis=1)
 
     after = traces.request_rate.mean(axis=1) * POST_PROMOTION_SECONDS * extra_share.mean(axis=1)
     return during + np.where(promoted, after, 0.0)
@@ -103,17 +111,27 @@ def run_scenario(
         traces = simulator.simulate(
             rate=scenario.rate, change=scenario.change, control=scenario.control, streams=streams
         )
-        for key, decided in _decide_all(scenario, traces):
+        # canaryd's counts at each step weight get their own stream per chunk, apart from the traces'.
+        step_rng = np.random.Generator(
+            np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(index, start, 1)))
+        )
+        for key, decided in _decide_all(scenario, traces, step_rng=step_rng):
             records.setdefault(key, Records()).add(decided, traces)
         if progress:
             progress(f"{scenario.name}: {min(start + CHUNK_RUNS, runs)}/{runs} runs")
     return records
 
 
-def _decide_all(scenario: scenarios.Scenario, traces: simulator.Traces):
-    for scale in KNOBS["canaryd"].grid:
-        settings = judges.canaryd_settings(tolerance_scale=scale)
-        yield ("canaryd", scale), judges.decide_canaryd(traces, settings=settings)
+def _decide_all(scenario: scenarios.Scenario, traces: simulator.Traces, *, step_rng: np.random.Generator):
+    quantile = judges.canaryd_settings().latency_quantile
+    step_counts = judges.draw_step_counts(traces, rng=step_rng, quantile=quantile)
+    for name, step_advance in CANARYD_MODES.items():
+        for scale in CANARYD_KNOB.grid:
+            settings = judges.canaryd_settings(tolerance_scale=scale)
+            decided = judges.decide_canaryd(
+                traces, settings=settings, step_advance=step_advance, step_counts=step_counts
+            )
+            yield (name, scale), decided
     for scale in SCALE_GRID:
         yield ("flagger", scale), baselines.decide_flagger(traces, threshold_scale=scale)
         yield ("argo", scale), baselines.decide_argo(traces, threshold_scale=scale)

@@ -5,9 +5,11 @@ PCG64 stream, so each judge replays exactly the same traces. Counts are drawn pe
 scrape interval (binomial errors, multinomial latency buckets), never per request: requests spread
 evenly over an arm's pods, so the arm's counts follow the average of its pods' rates.
 
-The schedule never depends on a judge, so every run is simulated for the whole schedule plus the
-hold. A judge's decision only sets how much of the trace it reads and how many bad requests users
-saw before its rollback took effect.
+The traces follow the fixed schedule, and every run is simulated for the whole schedule plus the
+hold. A judge's decision then only sets how much of the trace it reads and how many bad requests
+users saw before its rollback took effect. canaryd moves to the next step when its policy allows.
+For it, `counts_at_weight` draws the counts of the same runs (traffic, pods, incidents, change) as
+if the canary had one weight throughout, and canaryd's replay reads each step at the weight it set.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ BUCKET_BOUNDS = np.array([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.
 SCRAPE_SECONDS = 15.0
 STEP_WEIGHTS = (0.01, 0.05, 0.10, 0.25, 0.50)
 STEP_SECONDS = 600.0
-# Extra time at the last step for a judge that needs a pass to promote.
+# Simulated time after the schedule, at the last step's weight, for a judge that waits there for a pass.
 HOLD_SECONDS = 600.0
 ROLLBACK_DELAY_SECONDS = 30.0
 
@@ -112,6 +114,10 @@ class Traces:
     canary_bucket_slow_share: np.ndarray
     control_bucket_slow_share: np.ndarray
     request_rate: np.ndarray  # expected requests per second of the whole service
+    requests: np.ndarray  # requests of the whole service, drawn per interval
+    canary_cdf: np.ndarray  # (runs, intervals, buckets): share of canary requests at or below each bound
+    control_cdf: np.ndarray
+    control: ControlKind = ControlKind.PRIMARY
 
     @property
     def runs(self) -> int:
@@ -150,7 +156,48 @@ def simulate(
     weights = step_weights()
     runs = [_simulate_run(rate=rate, change=change, control=control, rng=rng, times=times) for rng in streams]
     stacked = {field: np.stack([run[field] for run in runs]) for field in runs[0]}
-    return Traces(weights=weights, **stacked)
+    return Traces(weights=weights, control=control, **stacked)
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightCounts:
+    """Counts of every run and interval (runs, intervals) with the canary at one weight throughout.
+
+    Slow requests are those above each run's chosen bucket bound, so only that bound's counts are drawn.
+    """
+
+    canary_requests: np.ndarray
+    canary_errors: np.ndarray
+    canary_slow: np.ndarray
+    control_requests: np.ndarray
+    control_errors: np.ndarray
+    control_slow: np.ndarray
+
+
+def counts_at_weight(
+    traces: Traces, *, weight: float, slow_bound_index: np.ndarray, rng: np.random.Generator
+) -> WeightCounts:
+    """Draw the counts the judge would see with the canary at `weight`, from the runs' own rates.
+
+    The service's requests per interval are the traces' own, so only the split between the arms and
+    the counts' sampling noise differ from the fixed schedule's traces.
+    """
+    canary_requests = rng.binomial(traces.requests, weight)
+    control_requests = traces.requests - canary_requests
+    if traces.control is ControlKind.BASELINE:
+        control_requests = rng.binomial(control_requests, weight / (1 - weight))
+
+    chosen = slow_bound_index[:, None, None]
+    canary_fast = np.take_along_axis(traces.canary_cdf, chosen, axis=-1)[..., 0]
+    control_fast = np.take_along_axis(traces.control_cdf, chosen, axis=-1)[..., 0]
+    return WeightCounts(
+        canary_requests=canary_requests,
+        canary_errors=rng.binomial(canary_requests, traces.canary_error_ratio),
+        canary_slow=rng.binomial(canary_requests, np.clip(1 - canary_fast, 0.0, 1.0)),
+        control_requests=control_requests,
+        control_errors=rng.binomial(control_requests, traces.control_error_ratio),
+        control_slow=rng.binomial(control_requests, np.clip(1 - control_fast, 0.0, 1.0)),
+    )
 
 
 def _simulate_run(*, rate, change, control, rng, times) -> dict[str, np.ndarray]:
@@ -218,6 +265,9 @@ def _simulate_run(*, rate, change, control, rng, times) -> dict[str, np.ndarray]
         "canary_bucket_slow_share": canary_truth[:, 1],
         "control_bucket_slow_share": control_truth[:, 1],
         "request_rate": request_rate,
+        "requests": requests,
+        "canary_cdf": canary_cdf,
+        "control_cdf": control_cdf,
     }
 
 

@@ -45,6 +45,15 @@ def make_traces(*, canary_requests=60.0, canary_error_ratio=0.0, latency_scale=1
         canary_bucket_slow_share=np.full((1, INTERVALS), 0.004),
         control_bucket_slow_share=np.full((1, INTERVALS), 0.004),
         request_rate=np.full((1, INTERVALS), 100.0),
+        requests=canary_requests + control_requests,
+        canary_cdf=np.broadcast_to(shares_below(latency_scale), (1, INTERVALS, len(BOUNDS))),
+        control_cdf=np.broadcast_to(shares_below(1.0), (1, INTERVALS, len(BOUNDS))),
+    )
+
+
+def shares_below(latency_scale: float) -> np.ndarray:
+    return stats.lognorm.cdf(
+        BOUNDS, simulator.LATENCY_SIGMA, scale=simulator.LATENCY_MEDIAN_SECONDS * latency_scale
     )
 
 

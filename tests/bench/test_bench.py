@@ -29,21 +29,20 @@ def target_names() -> list[str]:
     return names
 
 
-# Pods of one version differ (latency scales log-normal with sigma 0.1, 1-5 canary pods), and
-# those differences overlap a +20% latency regression. A judge reading per-arm totals cannot meet
-# these targets and the 1% A/A target together, while the oracle is given the true rates.
-# docs/bench.md has the numbers.
+# Targets are checked on canaryd's default step advance (evidence). There a step needs a pass by
+# its deadline, and at 1% of 100 requests/s a bad canary rarely gathers the evidence to fail the
+# first step within it either, so most bad canaries end inconclusive and are rolled back without
+# counting as detected. docs/bench.md has the numbers, and those of the no-failure mode.
 KNOWN_MISSES = {
+    "detection rate, errors_plus_1pp_100rps",
     "detection rate, latency_plus_20pct_100rps",
-    "median excess vs oracle, latency_plus_20pct_100rps",
-    "median excess vs oracle, errors_plus_1pp_100rps",
 }
 
 
 def target_params():
     for name in target_names():
         marks = (
-            [pytest.mark.xfail(strict=True, reason="tolerance for per-pod differences")]
+            [pytest.mark.xfail(strict=True, reason="first step decides on its deadline, not a failure")]
             if name in KNOWN_MISSES
             else []
         )
@@ -58,7 +57,14 @@ def test_quick_bench_meets_target(quick_output, name):
 
 
 def test_quick_bench_reports_every_judge(quick_output):
-    assert set(quick_output["results"]) == {"canaryd", "flagger", "argo", "kayenta_60m", "kayenta_10m"}
+    assert set(quick_output["results"]) == {
+        "canaryd (evidence)",
+        "canaryd (no-failure)",
+        "flagger",
+        "argo",
+        "kayenta_60m",
+        "kayenta_10m",
+    }
     assert quick_output["oracle"]
 
 
