@@ -82,7 +82,7 @@ class ControllerProcess:
         self.starts += 1
 
     def wait_ready(self, *, timeout: float = START_SECONDS) -> None:
-        """Wait until /readyz answers 200: the caches have synced."""
+        """Wait until /readyz returns 200, which means the caches have synced."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.is_running():
@@ -135,7 +135,7 @@ class ControllerProcess:
 
 
 class RecordingServer:
-    """An HTTP server on 127.0.0.1 that records every connection and request, and answers `body`."""
+    """An HTTP server on 127.0.0.1 that records every connection and request, and responds with `body`."""
 
     def __init__(self, *, body: dict | None = None, status: int = 200) -> None:
         self.connections = 0

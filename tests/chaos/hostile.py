@@ -18,7 +18,7 @@ from canaryd import spec
 
 PREFIX = spec.PREFIX
 
-# Junk added to a valid value to make it invalid for every value type: each piece holds a character that
+# Junk added to a valid value to make it invalid for every value type: each piece contains a character that
 # no parser strips or accepts (no whitespace, no ASCII digit or letter alone).
 JUNK = (
     "!",

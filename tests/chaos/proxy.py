@@ -51,10 +51,10 @@ class Record:
 class Faults:
     """What the proxy does to the requests it forwards; a test changes these while it runs."""
 
-    throttle_ratio: float = 0.0  # share of requests answered 429
-    expire_watch_ratio: float = 0.0  # share of watch requests answered with a 410 Expired event
+    throttle_ratio: float = 0.0  # share of requests that get 429
+    expire_watch_ratio: float = 0.0  # share of watch requests that get a 410 Expired event
     is_down: bool = False  # drop every connection, as a stopped API server would
-    reject: Callable[[str, str], bool] | None = None  # (method, path) -> answer 503 instead of forwarding
+    reject: Callable[[str, str], bool] | None = None  # (method, path) -> respond 503 instead of forwarding
     watch_lifetime_seconds: float | None = (
         None  # end watch streams after this long, as a server timeout would
     )
@@ -239,11 +239,17 @@ def _server(proxy: FaultProxy) -> http.server.ThreadingHTTPServer:
             self.wfile.write(payload)
 
         def _expired_watch(self) -> None:
+            status = {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "status": "Failure",
+                "reason": "Expired",
+                "code": 410,
+            }
             event = {
                 "type": "ERROR",
-                "object": {"kind": "Status", "apiVersion": "v1", "status": "Failure",
-                           "message": "too old resource version (fault proxy)", "reason": "Expired", "code": 410},
-            }  # fmt: skip
+                "object": {**status, "message": "too old resource version (fault proxy)"},
+            }
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.end_headers()

@@ -84,8 +84,8 @@ class Rig:
                     del queues[name]
                 before = workloads.latest_status(self.api_client, namespace=self.namespace, deployment=name)
                 _retry(
-                    lambda: workloads.set_image(
-                        self.api_client, namespace=self.namespace, name=name, image=release.image
+                    lambda name=name, image=release.image: workloads.set_image(
+                        self.api_client, namespace=self.namespace, name=name, image=image
                     )
                 )
                 running[name] = (release, int(before.get("attempt", 0)), time.monotonic())

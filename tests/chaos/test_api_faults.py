@@ -3,7 +3,7 @@ outage, and requests that must never be cluster-wide.
 
 `canaryd run` reaches the real API server through `tests.chaos.proxy`, as a ServiceAccount with only the
 Roles of manifests/namespaced/. While good and bad releases roll out (judged on real Prometheus data),
-the proxy answers a share of requests with 429 and ends a share of watches with 410 Expired, a second
+the proxy responds to a share of requests with 429 and ends a share of watches with 410 Expired, a second
 writer keeps changing the objects canaryd writes (so its writes meet real 409 conflicts from the API
 server), and for a while every connection is dropped, as when the API server restarts. Each release must
 still end as its canary deserves, with exactly one CanaryRollout per attempt; the proxy's records must
@@ -29,9 +29,11 @@ pytestmark = [pytest.mark.chaos, pytest.mark.cluster, pytest.mark.prometheus]
 RELEASES = {"bounded": 4, "full": 24}
 OUTAGE_SECONDS = 12.0
 FULL_THROTTLE_SECONDS = 15.0
-# Resources canaryd reads that live in namespaces; a list or watch of them outside /namespaces/ is cluster-wide.
-NAMESPACED_PLURALS = ("deployments", "replicasets", "services", "events", "canaryrollouts", "metrictemplates",
-                      "httproutes", "leases", "horizontalpodautoscalers", "pods", "configmaps", "secrets")  # fmt: skip
+# Namespaced resources: a list or watch of one of them outside /namespaces/ reads the whole cluster.
+NAMESPACED_PLURALS = (
+    "deployments", "replicasets", "services", "events", "canaryrollouts", "metrictemplates",
+    "httproutes", "leases", "horizontalpodautoscalers", "pods", "configmaps", "secrets",
+)  # fmt: skip
 
 
 class ConcurrentWriter:
@@ -152,8 +154,9 @@ def test_api_faults_do_not_lose_or_repeat_transitions(
     ]  # fmt: skip
     print(
         f"api faults: {len(releases)} releases, {len(records)} requests, statuses {dict(statuses)}, "
-        f"concurrent writes {writer.writes}, lists {len(lists)}, requests under full throttling {len(throttled)} "
-        f"({len(throttled_writes)} writes) in {FULL_THROTTLE_SECONDS:g}s"
+        f"concurrent writes {writer.writes}, lists {len(lists)}, "
+        f"requests under full throttling {len(throttled)} ({len(throttled_writes)} writes) "
+        f"in {FULL_THROTTLE_SECONDS:g}s"
     )
 
     # Outcomes: a bad canary never succeeds; a good one is never judged a failure.

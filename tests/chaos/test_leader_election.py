@@ -86,7 +86,8 @@ def test_blocked_lease_renewal_leaves_one_writer(
     first_writes = [record for record in _rollout_writes(to_first.records) if record.at >= blocked_at[0] - 60]
     second_writes = _rollout_writes(to_second.records)
     print(
-        f"leader election: {len(releases)} releases, writes by the first leader {len(_rollout_writes(to_first.records))}, "
+        f"leader election: {len(releases)} releases, "
+        f"writes by the first leader {len(_rollout_writes(to_first.records))}, "
         f"by the second {len(second_writes)}, lease renewals rejected "
         f"{sum(1 for record in to_first.records if record.status == 503)}"
     )

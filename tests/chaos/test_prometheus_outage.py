@@ -150,7 +150,7 @@ def test_outage_holds_step_then_rollout_resumes(
         while time.monotonic() < down_until:
             decision = rollout.run_pass()
             _assert_held(decision, step_index=0, weight=50)
-            # Down, the analysis can only say no data; the source's outage is never read as a pass.
+            # Down, the analysis can only report no data; the source's outage is never read as a pass.
             assert rollout.last_verdict in (None, verdicts.Verdict.NO_DATA)
             tally["passes while down"] += 1
             time.sleep(PASS_SECONDS)

@@ -31,7 +31,7 @@ STEP_SECONDS = 30.0
 
 
 class Evaluator:
-    """Runs instant queries at one fixed time on one server and returns a comparable answer."""
+    """Runs instant queries at one fixed time on one server and returns a comparable result."""
 
     def __init__(self, *, url: str, at: float) -> None:
         self.client = httpx.Client(base_url=url, timeout=20.0)
