@@ -101,20 +101,7 @@ def _summarize_step(record: rollout_record.RolloutRecord, index: int, weight: in
     analyses = [analysis for analysis in record.analyses if analysis.step == index]
     final = analyses[-1] if analyses else None
     if final is None:
-        return StepSummary(
-            number=index + 1,
-            weight=weight,
-            verdict="not reached",
-            decision="",
-            analysis_count=0,
-            canary_requests=0,
-            primary_requests=0,
-            share="–",
-            reason="",
-            final=None,
-            png=None,
-            queries=(),
-        )
+        return _summarize_step_without_analysis(record, index, weight)
     share = final.canary_share
     queries = tuple(dict.fromkeys(query for metric in final.judgement.metrics for query in metric.queries))
     return StepSummary(
@@ -130,6 +117,36 @@ def _summarize_step(record: rollout_record.RolloutRecord, index: int, weight: in
         final=final,
         png=_base64(plots.step_plot(final, started_at=record.started_at, quantile=record.latency_quantile)),
         queries=queries,
+    )
+
+
+def _summarize_step_without_analysis(
+    record: rollout_record.RolloutRecord, index: int, weight: int
+) -> StepSummary:
+    traffic = record.traffic.get(index)
+    is_reached = traffic is not None or any(change.step == index for change in record.weights)
+    if not is_reached:
+        verdict, reason = "not reached", ""
+    elif record.outcome is None:
+        verdict, reason = "in progress", "the record ends before the first analysis of this step"
+    else:
+        verdict = "interrupted" if record.outcome is rollout_record.Outcome.ABORTED else "no analysis"
+        reason = f"the rollout ended ({record.outcome.value}) before the first analysis of this step"
+    canary = traffic.canary_requests if traffic else 0
+    primary = traffic.primary_requests if traffic else 0
+    return StepSummary(
+        number=index + 1,
+        weight=weight,
+        verdict=verdict,
+        decision="",
+        analysis_count=0,
+        canary_requests=canary,
+        primary_requests=primary,
+        share=f"{canary * 100 / (canary + primary):.1f}%" if canary + primary else "–",
+        reason=reason,
+        final=None,
+        png=None,
+        queries=(),
     )
 
 

@@ -25,7 +25,9 @@ class Outcome(enum.StrEnum):
 
     PROMOTED = "promoted"  # the canary passed every step and receives all traffic
     ROLLED_BACK = "rolled_back"  # all traffic is back on the primary after a failure or a deadline
-    PAUSED = "paused"  # a step reached its deadline under the pause policy; traffic stays split
+    # A step reached its deadline under the pause policy. Kubernetes keeps the traffic split, and the
+    # standalone run returns it to the primary.
+    PAUSED = "paused"
     ABORTED = "aborted"  # stopped by an error or by the user; traffic is back on the primary
 
 
@@ -72,6 +74,13 @@ class WeightChange(pydantic.BaseModel):
     reason: str
 
 
+class StepTraffic(pydantic.BaseModel):
+    """Requests HAProxy sent to each arm at one step, as of the last pass at that step."""
+
+    canary_requests: int
+    primary_requests: int
+
+
 class AnalysisRecord(pydantic.BaseModel):
     """One analysis of a step: the judgement, the data behind it, and the traffic HAProxy counted."""
 
@@ -105,6 +114,8 @@ class RolloutRecord(pydantic.BaseModel):
     cause: str = ""  # for a rollback: the failing SLIs with both arms' values, tolerance and samples
     weights: list[WeightChange] = []
     analyses: list[AnalysisRecord] = []
+    # By step index. A step stopped before its first analysis has counts here and no analysis.
+    traffic: dict[int, StepTraffic] = {}
     settings: dict[str, object] = {}  # the rollout's settings as written, for the report's header
     latency_quantile: float = 0.99  # the quantile the judge's latency SLI is built on, for the plots
 

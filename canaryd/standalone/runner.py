@@ -199,6 +199,10 @@ class StandaloneRunner:
         # Requests since the current weight was set, counted before this pass's actions reset the baseline.
         canary_requests = self._since_weight(stats, self.config.router.canary_server)
         primary_requests = self._since_weight(stats, self.config.router.primary_server)
+        if status.phase in phases.ANALYSING_PHASES and status.step_index < len(self.config.steps):
+            self.record.traffic[status.step_index] = rollout_record.StepTraffic(
+                canary_requests=canary_requests, primary_requests=primary_requests
+            )
 
         decision = transition.decide(spec=self.spec, status=status, observations=observations, now=now)
         analysis_record = self._record_analysis(

@@ -106,3 +106,25 @@ def test_long_queries_wrap():
 
     assert "pre { " in page
     assert "overflow-wrap: anywhere" in page.split("pre { ", 1)[1].split("}", 1)[0]
+
+
+def test_interrupted_step_shows_counted_traffic():
+    record = rollout_record.RolloutRecord(
+        rollout="demo",
+        started_at=records.STARTED_AT,
+        finished_at=records.STARTED_AT + 5,
+        steps=[20, 50],
+        outcome=rollout_record.Outcome.ABORTED,
+        weights=[
+            rollout_record.WeightChange(at=records.STARTED_AT, weight=20, step=0, reason="step 1"),
+            rollout_record.WeightChange(at=records.STARTED_AT + 4.5, weight=0, step=None, reason="stopped"),
+        ],
+        traffic={0: rollout_record.StepTraffic(canary_requests=72, primary_requests=288)},
+    )
+
+    page = html.render(record)
+
+    assert page.count(">interrupted<") == 1
+    assert page.count(">not reached<") == 1
+    assert "72 / 288" in page
+    assert "20.0%" in page

@@ -119,6 +119,7 @@ def test_good_canary_is_promoted(environment, tmp_path):
     record = record_of(path)
     assert record["outcome"] == "promoted"
     assert "the primary is taking" not in json.dumps(record)
+    assert record["traffic"]["0"]["canary_requests"] > 0
     assert [change["weight"] for change in record["weights"]] == [0, 50, 100]
     assert environment["balancer"].router().current_weight() == 100
 
@@ -157,7 +158,9 @@ def test_unreachable_prometheus_leaves_weights_untouched(environment, tmp_path):
     router = environment["balancer"].router()
     router.set_weight(weight=30)
     path = rollout_file(
-        tmp_path, environment, prometheus={"url": f"http://127.0.0.1:{supervision.free_port()}"}
+        tmp_path,
+        environment,
+        prometheus={"url": f"http://127.0.0.1:{supervision.free_port()}", "scrape_interval_seconds": 1},
     )
 
     completed = run_standalone(path)
@@ -255,6 +258,7 @@ def test_unwritable_record_stops_before_start(tmp_path):
             "primary_server": "v1",
             "canary_server": "v2",
         },
+        "prometheus": {"scrape_interval_seconds": 5},
         "metrics": {"namespace": "demo", "control": "web-v1", "canary": "web-v2"},
     }
     path.write_text(yaml.safe_dump(document))
