@@ -283,7 +283,7 @@ def test_record_write_failure_does_not_stop_rollout(environment, tmp_path):
 
     def lock_outputs_once(report: runner.PassReport) -> None:
         if not locked:
-            subprocess.run(["chattr", "+i", str(outputs)], check=True)
+            unwritable.make_immutable(outputs)
             locked.append(outputs)
 
     rollout = runner.StandaloneRunner(

@@ -19,14 +19,19 @@ def immutable_directory(path: pathlib.Path) -> Iterator[pathlib.Path]:
     Skip the test where `chattr` is missing or the file system has no such attribute.
     """
     path.mkdir(parents=True, exist_ok=True)
-    if shutil.which("chattr") is None:
-        pytest.skip("needs chattr (e2fsprogs) to make a directory unwritable")
-    if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
-        pytest.skip(f"cannot make {path} immutable on this file system")
+    make_immutable(path)
     try:
         yield path
     finally:
         subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+def make_immutable(path: pathlib.Path) -> None:
+    """Run `chattr +i` on `path`; skip the test where that is not possible."""
+    if shutil.which("chattr") is None:
+        pytest.skip("needs chattr (e2fsprogs) to make a directory unwritable")
+    if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+        pytest.skip(f"cannot make {path} immutable on this file system")
 
 
 def make_writable(path: pathlib.Path) -> None:
