@@ -228,6 +228,7 @@ class Controller:
         self.queue.shut_down()
         for worker in workers:
             worker.join(timeout=10)
+        self.env.recorder.close(timeout=5.0)
         elector.join(timeout=10)
         self.health_server.stop()
         if self.env.notifier is not None:

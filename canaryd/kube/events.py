@@ -4,6 +4,9 @@ Layer 2. The recorder writes core/v1 Events (what `kubectl describe` and `kubect
 It posts an Event only when the (reason, message) pair differs from the last one it posted for the
 same object, so a reconcile that runs every few seconds and finds nothing new stays silent. The
 controller also emits only on condition changes; this is the second fence against event storms.
+
+Events are posted by a background thread, as client-go's event broadcaster does, so a reconcile pass
+does not wait for them: a full queue drops the Event with a warning rather than slow the controller.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import datetime
 import enum
 import itertools
+import queue
 import threading
 import time
 from typing import Any
@@ -48,16 +52,20 @@ def object_reference(obj: dict[str, Any]) -> dict[str, Any]:
 class EventRecorder:
     """Posts Events about objects, skipping a repeat of the object's last (reason, message)."""
 
-    def __init__(self, *, api: kube_api.Api, instance: str, memory: int = 10_000) -> None:
+    def __init__(
+        self, *, api: kube_api.Api, instance: str, memory: int = 10_000, backlog: int = 1_000
+    ) -> None:
         self._api = api
         self._instance = instance  # this replica, shown as reportingInstance
         self._last: dict[str, tuple[str, str]] = {}
         self._memory = memory
         self._lock = threading.Lock()
         self._sequence = itertools.count()
+        self._pending: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue(maxsize=backlog)
+        self._sender: threading.Thread | None = None
 
     def record(self, obj: dict[str, Any], *, type: EventType, reason: str, message: str) -> bool:
-        """Post an Event about `obj` unless it repeats the last one; return whether one was posted."""
+        """Queue an Event about `obj` unless it repeats the last one; return whether one was queued."""
         reference = object_reference(obj)
         identity = reference["uid"] or f"{reference['kind']}/{reference['namespace']}/{reference['name']}"
         with self._lock:
@@ -65,18 +73,51 @@ class EventRecorder:
                 return False
             if len(self._last) >= self._memory:
                 self._last.pop(next(iter(self._last)))
+            self._last[identity] = (reason, message)
+            if self._sender is None:
+                self._sender = threading.Thread(target=self._send_all, name="event-sender", daemon=True)
+                self._sender.start()
 
         try:
-            body = self._event(reference, type, reason, message)
-            self._api.create(kube_api.EVENTS, namespace=reference["namespace"], body=body)
-        except (kube_api.ApiException, kube_api.NotLeaderError) as error:
-            # An Event is for people; failing to post one must not fail the reconcile that caused it.
-            log.warning("event_post_failed", object=reference["name"], reason=reason, error=str(error))
+            self._pending.put_nowait((identity, self._event(reference, type, reason, message)))
+        except queue.Full:
+            log.warning(
+                "event_dropped", object=reference["name"], reason=reason, backlog=self._pending.maxsize
+            )
+            self._forget(identity)
             return False
-
-        with self._lock:
-            self._last[identity] = (reason, message)
         return True
+
+    def close(self, *, timeout: float = 5.0) -> None:
+        """Post the queued Events, waiting at most `timeout` seconds, and stop the sender."""
+        if self._sender is None:
+            return
+        try:
+            self._pending.put(None, timeout=timeout)
+        except queue.Full:
+            return
+        self._sender.join(timeout=timeout)
+        with self._lock:
+            self._sender = None  # a later record starts a new sender
+
+    def _send_all(self) -> None:
+        while (item := self._pending.get()) is not None:
+            identity, body = item
+            try:
+                self._api.create(kube_api.EVENTS, namespace=body["metadata"]["namespace"], body=body)
+            except Exception as error:  # noqa: BLE001 -- an Event is for people; the sender must go on
+                log.warning(
+                    "event_post_failed",
+                    object=body["involvedObject"]["name"],
+                    reason=body["reason"],
+                    error=str(error),
+                )
+                self._forget(identity)
+
+    def _forget(self, identity: str) -> None:
+        # A repeat of an Event that was never posted must get its chance.
+        with self._lock:
+            self._last.pop(identity, None)
 
     def _event(self, reference: dict[str, Any], type: EventType, reason: str, message: str) -> dict[str, Any]:
         now = _now_rfc3339()

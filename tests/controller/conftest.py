@@ -160,6 +160,14 @@ class Rig:
                 f"message={status.get('message')}\ncontroller log:\n{self.controller.log_tail()}"
             ) from None
 
+    def wait_for_events(self, reason: str, *, count: int = 1, timeout: float = 15.0) -> list[dict[str, Any]]:
+        """Wait for Events with `reason`; canaryd posts Events in the background, just after its pass."""
+        return support.wait_for(
+            lambda: (found := self.events(reason)) and len(found) >= count and found,
+            timeout=timeout,
+            message=f"{count} Event(s) with reason {reason}",
+        )
+
     def events(self, reason: str) -> list[dict[str, Any]]:
         core = kubernetes.client.CoreV1Api(self.api_client)
         listing = core.list_namespaced_event(self.namespace, field_selector=f"reason={reason}")

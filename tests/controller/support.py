@@ -54,6 +54,16 @@ def wait_for(condition: Callable[[], Any], *, timeout: float, message: str, inte
 
 # The controller.
 
+# Analysis timings short enough for a rollout to finish in seconds against the harness' 1 s scrapes; the
+# e2e suite passes the same flags to its controller.
+SHORT_ANALYSIS_FLAGS = (
+    "--scrape-interval", "1",
+    "--analysis-interval", "4",
+    "--judge-warmup", "0",
+    "--judge-min-intervals", "3",
+    "--requeue", "1",
+)  # fmt: skip
+
 
 class ControllerProcess:
     """`canaryd run` on the test cluster, watching one namespace, with short timings for tests."""
@@ -78,11 +88,7 @@ class ControllerProcess:
             "--identity", identity,
             "--health-address", f"127.0.0.1:{self.port}",
             "--prometheus-url", prometheus_url,
-            "--scrape-interval", "1",
-            "--analysis-interval", "4",
-            "--judge-warmup", "0",
-            "--judge-min-intervals", "3",
-            "--requeue", "1",
+            *SHORT_ANALYSIS_FLAGS,
             "--lease-duration", "4",
             "--renew-deadline", "3",
             "--retry-period", "1",

@@ -95,7 +95,7 @@ def test_replica_ratio_release_is_promoted_with_approximated_weights(ratio_rig):
 
     assert rollout["status"]["phase"] == "Succeeded", rollout["status"].get("message")
     assert image_of(rig.deployment("web-primary")) == "example.invalid/web:2"
-    warnings = rig.events("WeightApproximated")
+    warnings = rig.wait_for_events("WeightApproximated")
     assert warnings, "a Warning Event says the requested weight was not reachable"
     assert "10%" in warnings[0]["message"]
     assert "20%" in warnings[0]["message"]
@@ -117,7 +117,7 @@ def test_bad_release_is_rolled_back(bootstrapped):
     assert any("http_requests_total" in query for query in metric["queries"])
     assert image_of(rig.deployment("web-primary")) == conftest.GOOD_IMAGE
     assert rig.weights() == (100, 0)
-    events = rig.events("AnalysisFailed")
+    events = rig.wait_for_events("AnalysisFailed", count=2)
     assert events and events[0]["type"] == "Warning", "a Warning Event names the failed analysis"
     assert {event["involvedObject"]["kind"] for event in events} == {"Deployment", "CanaryRollout"}
     support.wait_for(lambda: rig.deployment()["spec"]["replicas"] == 0, timeout=30, message="canary at 0")

@@ -122,7 +122,7 @@ def test_invalid_annotation_is_reported_and_traffic_untouched(bootstrapped):
     condition = next(c for c in rollout["status"]["conditions"] if c["type"] == "InvalidSpec")
     assert condition["status"] == "True"
     assert "canaryd.io/steps" in condition["message"]
-    events = rig.events("InvalidSpec")
+    events = rig.wait_for_events("InvalidSpec")
     assert events and events[0]["type"] == "Warning"
     assert "canaryd.io/steps" in events[0]["message"]
     assert rig.weights() == (100, 0)
