@@ -1,5 +1,7 @@
 """canaryd end to end: installed from manifests/, it bootstraps an annotated Deployment, promotes a good
-release and rolls a bad one back. The same tests run on every provider (see e2e/providers.py).
+release and rolls a bad one back, judging both from a real Prometheus that scrapes pod traffic following
+the HTTPRoute's weights (the app and traffic of tests/controller). The same tests run on every provider
+(see e2e/providers.py).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import kubernetes
 import pytest
 
 from e2e import install
+from tests.controller import support
 
 pytestmark = pytest.mark.cluster
 
@@ -93,28 +96,50 @@ def test_controller_rbac_is_least_privilege(canaryd_installation, e2e_api_client
                        namespace=namespace) is allowed
 
 
-def test_good_rollout_is_promoted(canaryd_controller, e2e_api_client, e2e_namespace):
+def test_annotated_deployment_is_bootstrapped(canaryd_controller, e2e_api_client, e2e_namespace):
     apps = kubernetes.client.AppsV1Api(e2e_api_client)
     apps.create_namespaced_deployment(e2e_namespace,
                                       _annotated_deployment("web", image="example.invalid/web:1"))
 
     # Bootstrap: a stable copy named web-primary serves all traffic before any rollout.
     primary = _wait_until_available(apps, namespace=e2e_namespace, name="web-primary")
+
     assert primary.spec.template.spec.containers[0].image == "example.invalid/web:1"
 
-    # TODO: push example.invalid/web:2 with SLIs equal to the primary's, then expect the CanaryRollout to
-    # succeed and web-primary to run :2. Needs the metrics feed the controller's e2e setup provides.
-    pytest.skip("good-rollout scenario: metrics feed not wired into the e2e harness yet")
+
+def test_good_rollout_is_promoted(rollout_rig):
+    rig = rollout_rig
+    rig.wait_for_phase(0, {"Idle"}, timeout=120)
+    rig.set_image("example.invalid/web:2")
+
+    rollout = rig.wait_for_phase(1, {"Succeeded", "Failed", "Aborted"})
+
+    assert rollout["status"]["phase"] == "Succeeded", rollout["status"].get("message")
+    assert [step["verdict"] for step in rollout["status"]["steps"]] == ["pass", "pass"]
+    assert _image_of(rig.deployment("web-primary")) == "example.invalid/web:2"
+    assert rig.weights() == (100, 0)
+    routes = rig.route_watcher.versions
+    seen = [(refs[0].get("weight"), refs[1].get("weight"))
+            for refs in (route["spec"]["rules"][1]["backendRefs"] for route in routes)]
+    assert (80, 20) in seen and (50, 50) in seen, f"traffic went through both steps: {seen}"
 
 
-def test_bad_rollout_is_rolled_back(canaryd_controller, e2e_api_client, e2e_namespace):
-    apps = kubernetes.client.AppsV1Api(e2e_api_client)
-    apps.create_namespaced_deployment(e2e_namespace,
-                                      _annotated_deployment("web", image="example.invalid/web:1"))
+def test_bad_rollout_is_rolled_back(rollout_rig):
+    rig = rollout_rig
+    rig.wait_for_phase(0, {"Idle"}, timeout=120)
+    rig.set_image("example.invalid/web:bad")
 
-    primary = _wait_until_available(apps, namespace=e2e_namespace, name="web-primary")
-    assert primary.spec.template.spec.containers[0].image == "example.invalid/web:1"
+    rollout = rig.wait_for_phase(1, {"Succeeded", "Failed", "Aborted"})
 
-    # TODO: push example.invalid/web:2 with a canary error ratio well above the primary's, then expect the
-    # CanaryRollout to fail, web-primary to keep :1 and web to be scaled to zero.
-    pytest.skip("bad-rollout scenario: metrics feed not wired into the e2e harness yet")
+    assert rollout["status"]["phase"] == "Failed", rollout["status"].get("message")
+    assert rollout["status"]["verdict"] == "fail"
+    failed = [step for step in rollout["status"]["steps"] if step.get("verdict") == "fail"]
+    assert failed and failed[0]["judgement"]["metrics"][0]["canarySamples"] > 0, "judged on scraped traffic"
+    assert _image_of(rig.deployment("web-primary")) == "example.invalid/web:1"
+    assert rig.weights() == (100, 0)
+    support.wait_for(lambda: rig.deployment()["spec"]["replicas"] == 0, timeout=30,
+                     message="web scaled to 0 replicas")
+
+
+def _image_of(deployment: dict) -> str:
+    return deployment["spec"]["template"]["spec"]["containers"][0]["image"]
