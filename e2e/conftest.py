@@ -63,7 +63,7 @@ def canaryd_installation(e2e_cluster: controlplane.Connection) -> install.Instal
 
 @pytest.fixture(scope="session")
 def e2e_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[prometheus.PrometheusServer]:
-    """A real Prometheus on 127.0.0.1 for the whole session; each test points it at its own traffic."""
+    """A real Prometheus on 127.0.0.1 for the whole session. Each rollout test points it at its traffic."""
     with prometheus.harness(tmp_path_factory.mktemp("prometheus")) as harness:
         yield harness.start_prometheus(targets=[])
 

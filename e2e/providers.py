@@ -74,7 +74,7 @@ class LocalProvider:
                                "--namespace", installation.namespace)
         kubeconfig = _service_account_kubeconfig(connection, installation,
                                                  path=workdir / "canaryd.kubeconfig")
-        # Every namespace is watched, as the ClusterRole allows; the Lease lives in the controller's own
+        # Every namespace is watched, as the ClusterRole allows, and the Lease lives in the controller's own
         # namespace (POD_NAMESPACE). The health server listens on 127.0.0.1 only.
         health_address = f"127.0.0.1:{processes.free_port()}"
         controller = processes.ManagedProcess(
