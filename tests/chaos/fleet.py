@@ -78,11 +78,14 @@ class Fleet:
         return found
 
     def plan(self, rng: random.Random, *, count: int) -> list[Rollout]:
-        """`count` releases, each of a Deployment chosen at random, numbered per Deployment."""
+        """Plan `count` releases; each round ships every Deployment once, in random order."""
         releases = []
         shipped = {name: 0 for name in self.names}
+        order: list[str] = []
         for _ in range(count):
-            name = rng.choice(self.names)
+            if not order:
+                order = rng.sample(self.names, len(self.names))
+            name = order.pop()
             shipped[name] += 1
             image = image_name(name, shipped[name])
             releases.append(Rollout(deployment=name, image=image, is_bad=name in self.bad_canaries))

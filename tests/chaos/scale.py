@@ -28,8 +28,8 @@ BOUNDED = Scale(
     annotation_sets=10_000,
     config_files=2_000,
     promql_templates=1_500,
-    outage_cycles=2,
-    restart_rollouts=8,
+    outage_cycles=1,
+    restart_rollouts=6,
 )
 FULL = Scale(
     name="full",

@@ -26,9 +26,9 @@ from tests.harness.fixtures import prometheus_binary  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.chaos, pytest.mark.cluster, pytest.mark.prometheus]
 
-RELEASES = {"bounded": 4, "full": 24}
-OUTAGE_SECONDS = 12.0
-FULL_THROTTLE_SECONDS = 15.0
+RELEASES = {"bounded": 2, "full": 24}
+OUTAGE_SECONDS = 10.0
+FULL_THROTTLE_SECONDS = 10.0
 # Namespaced resources: a list or watch of one of them outside /namespaces/ reads the whole cluster.
 NAMESPACED_PLURALS = (
     "deployments", "replicasets", "services", "events", "canaryrollouts", "metrictemplates",

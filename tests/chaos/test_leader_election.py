@@ -21,7 +21,7 @@ from tests.harness.fixtures import prometheus_binary  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.chaos, pytest.mark.cluster, pytest.mark.prometheus]
 
-RELEASES = {"bounded": 4, "full": 20}
+RELEASES = {"bounded": 2, "full": 20}
 BLOCK_AFTER_SECONDS = 8.0
 # ControllerProcess runs with --lease-duration 4 --renew-deadline 3.
 LEASE_SECONDS = 4.0

@@ -188,7 +188,7 @@ def test_outage_past_deadline_follows_policy(
     server = traffic.prometheus
     assert server is not None
     rollout = Rollout(
-        source=source, steps="20,50", analysis_window="8s", step_deadline="20s", inconclusive_policy=policy
+        source=source, steps="20,50", analysis_window="8s", step_deadline="14s", inconclusive_policy=policy
     )
     rollout.start_analysis()
     step_started = rollout.world.status.step_started_at
@@ -213,7 +213,7 @@ def test_outage_past_deadline_follows_policy(
     status = rollout.world.status
     assert status.phase is final_phase, status
     assert reason in reasons
-    assert rollout.world.now - step_started >= datetime.timedelta(seconds=20)
+    assert rollout.world.now - step_started >= datetime.timedelta(seconds=14)
     record = status.step_record(0)
     assert record is not None
     assert record.verdict is verdicts.Verdict.NO_DATA
