@@ -44,10 +44,18 @@ def confine_to_namespace(query: str, *, namespace: str, label: str = "namespace"
     _check_selectors(expression, query=query, namespace=namespace, label=label)
 
     placeholders = _Placeholders(forbidden_text=query)
-    confined = promql_parser.transform(
-        expression,
-        post_visit=lambda node: _confine_node(node, placeholders, namespace=namespace, label=label),
-    )
+    try:
+        confined = promql_parser.transform(
+            expression,
+            post_visit=lambda node: _confine_node(node, placeholders, namespace=namespace, label=label),
+        )
+    except ValueError as error:
+        # A selector whose printed form does not parse again, such as a quoted label name holding "{".
+        raise outcomes.TemplateRejected(
+            f"canaryd could not print a selector of this query back after adding the namespace matcher "
+            f"({error}); use plain label names",
+            query=query,
+        ) from error
     text = placeholders.restore(str(confined), query=query)
 
     _check_round_trip(text, confined, placeholders, query=query)
