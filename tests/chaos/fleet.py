@@ -45,6 +45,7 @@ class Rollout:
     attempt: int | None = None
     phase: str | None = None
     verdict: str | None = None  # the verdict of the release's last step
+    first_step_delay: bool | None = None  # whether step 1 started later than the attempt (a restarted step)
 
 
 class Fleet:

@@ -95,6 +95,8 @@ class Rig:
                     release.attempt = int(status["attempt"])
                     release.phase = status["phase"]
                     release.verdict = (status.get("steps") or [{}])[-1].get("verdict")
+                    first_step = (status.get("steps") or [{}])[0]
+                    release.first_step_delay = first_step.get("startedAt") != status.get("startedAt")
                     del running[name]
                 elif time.monotonic() - started > RELEASE_SECONDS:
                     raise AssertionError(

@@ -98,6 +98,13 @@ def test_blocked_lease_renewal_leaves_one_writer(
         else:
             assert release.phase == "Succeeded" or release.verdict != "fail", release
 
+    # The handover repeats no transition: one record per attempt, and step 1 started with its attempt.
+    for name in deployments.names:
+        attempts = setup.attempts(name)
+        assert attempts == list(range(len(attempts))), (name, attempts)
+    for release in releases:
+        assert release.first_step_delay is False, release
+
     # The first replica wrote until its lease lapsed, then never again; the second took over after that.
     assert second_writes, "the standby never took over"
     last_first = max(record.at for record in first_writes)
