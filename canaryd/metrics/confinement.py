@@ -50,7 +50,7 @@ def confine_to_namespace(query: str, *, namespace: str, label: str = "namespace"
             post_visit=lambda node: _confine_node(node, placeholders, namespace=namespace, label=label),
         )
     except ValueError as error:
-        # A selector whose printed form does not parse again, such as a quoted label name holding "{".
+        # A selector whose printed form does not parse again, such as a quoted label name containing "{".
         raise outcomes.TemplateRejected(
             f"canaryd could not print a selector of this query back after adding the namespace matcher "
             f"({error}); use plain label names",
