@@ -31,15 +31,13 @@ def workload_state(deployment: dict[str, Any] | None) -> observed.WorkloadState 
     status = deployment.get("status", {})
     replicas = int(spec.get("replicas", 1))
 
-    # Until the Deployment controller has seen the latest spec, its counts describe an older template.
-    generation = deployment["metadata"].get("generation", 0)
-    if int(status.get("observedGeneration", 0)) < int(generation):
-        ready = 0
-    else:
-        # Ready pods of older ReplicaSets are counted in readyReplicas; subtracting every old pod gives a
-        # lower bound of the current template's Ready pods.
-        old = max(0, int(status.get("replicas", 0)) - int(status.get("updatedReplicas", 0)))
-        ready = max(0, int(status.get("readyReplicas", 0)) - old)
+    # Ready pods of older ReplicaSets are counted in readyReplicas; subtracting every old pod gives a
+    # lower bound of the current template's Ready pods. A scale bumps the generation too, so counts the
+    # Deployment controller has not refreshed yet are kept rather than read as zero Ready pods.
+    # NOTE: for a moment after a template change, before the Deployment controller observes it, the
+    # previous template's Ready pods still count as current.
+    old = max(0, int(status.get("replicas", 0)) - int(status.get("updatedReplicas", 0)))
+    ready = max(0, int(status.get("readyReplicas", 0)) - old)
     return observed.WorkloadState(
         revision=names.revision_of(spec.get("template", {})), replicas=replicas, ready_replicas=ready
     )

@@ -53,9 +53,9 @@ def test_revision_changes_with_the_image():
     [
         ({"replicas": 4, "updatedReplicas": 4, "readyReplicas": 4}, 2, 4),
         ({"replicas": 6, "updatedReplicas": 2, "readyReplicas": 5}, 2, 1),
-        ({"replicas": 4, "updatedReplicas": 4, "readyReplicas": 4}, 1, 0),
+        ({"replicas": 1, "updatedReplicas": 1, "readyReplicas": 1}, 1, 1),
     ],
-    ids=["all-current", "old-pods-subtracted", "spec-not-seen-yet"],
+    ids=["all-current", "old-pods-subtracted", "scale-not-seen-yet"],
 )
 def test_ready_counts_only_the_current_template(status, observed_generation, ready):
     observed = deployment(**status)
