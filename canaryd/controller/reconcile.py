@@ -222,7 +222,8 @@ def _cached_rollouts(env: Environment, current: Pass) -> list[dict[str, Any]]:
 
 
 def _observe(env: Environment, current: Pass, status: core.RolloutStatus) -> None:
-    canary = workloads.workload_state(current.deployment)
+    # The revisions canaryd already knows: a generation bump with one of these is a scale, not a new template.
+    canary = workloads.workload_state(current.deployment, known_revision=status.revision)
     assert canary is not None
     actual_weight = None
     if isinstance(current.spec, spec_settings.RolloutSpec):
@@ -258,7 +259,7 @@ def _observe(env: Environment, current: Pass, status: core.RolloutStatus) -> Non
         )
     current.observations = core.Observations(
         canary=canary,
-        primary=workloads.workload_state(current.primary),
+        primary=workloads.workload_state(current.primary, known_revision=status.stable_revision),
         actual_weight=actual_weight,
         analysis=analysis,
     )

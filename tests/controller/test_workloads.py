@@ -53,15 +53,23 @@ def test_revision_changes_with_the_image():
     [
         ({"replicas": 4, "updatedReplicas": 4, "readyReplicas": 4}, 2, 4),
         ({"replicas": 6, "updatedReplicas": 2, "readyReplicas": 5}, 2, 1),
-        ({"replicas": 1, "updatedReplicas": 1, "readyReplicas": 1}, 1, 1),
+        ({"replicas": 4, "updatedReplicas": 4, "readyReplicas": 4}, 1, 0),
     ],
-    ids=["all-current", "old-pods-subtracted", "scale-not-seen-yet"],
+    ids=["all-current", "old-pods-subtracted", "new-template-not-seen-yet"],
 )
 def test_ready_counts_only_the_current_template(status, observed_generation, ready):
     observed = deployment(**status)
     observed["status"]["observedGeneration"] = observed_generation
 
-    assert workloads.workload_state(observed).ready_replicas == ready
+    assert workloads.workload_state(observed, known_revision="older").ready_replicas == ready
+
+
+def test_unobserved_scale_of_a_known_template_keeps_its_ready_pods():
+    observed = deployment(replicas=1, updatedReplicas=1, readyReplicas=1)
+    observed["status"]["observedGeneration"] = 1
+    known = names.revision_of(observed["spec"]["template"])
+
+    assert workloads.workload_state(observed, known_revision=known).ready_replicas == 1
 
 
 def test_primary_selects_only_its_own_pods():
