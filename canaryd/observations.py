@@ -1,4 +1,4 @@
-"""What the metrics sources hand to the judge: per-arm counts per scrape interval.
+"""Per-arm counts per scrape interval, passed from the metrics sources to the judge.
 
 This module sits at the bottom of canaryd's layers, beside `canaryd.verdicts`. It imports nothing
 from the package, so the metrics sources (which fill it) and the judge (which reads it) depend on it
@@ -71,8 +71,8 @@ class ArmSeries:
 class Comparison:
     """Canary and control series over the same intervals, plus the canary's realized traffic share.
 
-    `canary_share[i]` is the fraction of requests in interval i the router sent to the canary
-    (0..1); `canary_ready[i]` is whether the canary had Ready pods and a non-zero weight for the
+    `canary_share[i]` is the fraction (0..1) of interval i's requests that the router sent to the
+    canary. `canary_ready[i]` is true when the canary had Ready pods and a non-zero weight for the
     whole interval. The judge ignores intervals where either is false or zero.
     """
 

@@ -12,11 +12,11 @@ import pydantic
 
 
 class Verdict(enum.StrEnum):
-    """What the evidence says about the canary for one metric or overall."""
+    """The conclusion about the canary for one metric or overall."""
 
     PASS = "pass"  # the canary is no worse than control beyond the tolerance, with enough evidence
     FAIL = "fail"  # the canary is worse than control beyond the tolerance, with enough evidence
-    INCONCLUSIVE = "inconclusive"  # data arrived but does not yet support either answer
+    INCONCLUSIVE = "inconclusive"  # data arrived but supports neither pass nor fail yet
     NO_DATA = "no_data"  # nothing to judge: no series, NaN, zero canary traffic, or a source error
 
 
