@@ -132,8 +132,11 @@ def test_bad_rollout_is_rolled_back(rollout_rig):
 
     rollout = rig.wait_for_phase(1, {"Succeeded", "Failed", "Aborted"})
 
-    assert rollout["status"]["phase"] == "Failed", rollout["status"].get("message")
-    assert rollout["status"]["verdict"] == "fail"
+    status = rollout["status"]
+    assert status["phase"] == "Failed", status.get("message")
+    assert status.get("verdict") == "fail", (
+        f"rolled back for {status.get('reason')}: {status.get('message')}\n"
+        f"controller log:\n{rig.controller.log_tail()}")
     failed = [step for step in rollout["status"]["steps"] if step.get("verdict") == "fail"]
     assert failed, "the failing step carries its verdict"
     assert failed[0]["judgement"]["metrics"][0]["canarySamples"] > 0, "judged on scraped traffic"

@@ -222,8 +222,7 @@ def _cached_rollouts(env: Environment, current: Pass) -> list[dict[str, Any]]:
 
 
 def _observe(env: Environment, current: Pass, status: core.RolloutStatus) -> None:
-    # The revisions canaryd already knows: a generation bump with one of these is a scale, not a new template.
-    canary = workloads.workload_state(current.deployment, known_revision=status.revision)
+    canary = workloads.workload_state(current.deployment)
     assert canary is not None
     actual_weight = None
     if isinstance(current.spec, spec_settings.RolloutSpec):
@@ -259,7 +258,7 @@ def _observe(env: Environment, current: Pass, status: core.RolloutStatus) -> Non
         )
     current.observations = core.Observations(
         canary=canary,
-        primary=workloads.workload_state(current.primary, known_revision=status.stable_revision),
+        primary=workloads.workload_state(current.primary),
         actual_weight=actual_weight,
         analysis=analysis,
     )

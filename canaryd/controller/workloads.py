@@ -23,9 +23,7 @@ from canaryd.kube import api as kube_api
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"  # set by the Deployment controller
 
 
-def workload_state(
-    deployment: dict[str, Any] | None, *, known_revision: str | None = None
-) -> observed.WorkloadState | None:
+def workload_state(deployment: dict[str, Any] | None) -> observed.WorkloadState | None:
     """Observe a Deployment: its revision, desired replicas and Ready replicas of the current template."""
     if deployment is None:
         return None
@@ -33,20 +31,21 @@ def workload_state(
     status = deployment.get("status", {})
     replicas = int(spec.get("replicas", 1))
 
-    revision = names.revision_of(spec.get("template", {}))
+    # Until the Deployment controller observes the latest generation (a new template or a scale), the
+    # counts describe an older spec: a template change just made may still show the old pods as current.
+    generation = int(deployment["metadata"].get("generation", 0))
+    is_observed = int(status.get("observedGeneration", 0)) >= generation
 
-    # Until the Deployment controller has seen a new template, its counts describe the older one, so
-    # none of its pods count. A scale of a known template bumps the generation too; its counts stay.
-    generation = deployment["metadata"].get("generation", 0)
-    is_unobserved = int(status.get("observedGeneration", 0)) < int(generation)
-    if is_unobserved and revision != known_revision:
-        ready = 0
-    else:
-        # Ready pods of older ReplicaSets are counted in readyReplicas; subtracting every old pod gives
-        # a lower bound of the current template's Ready pods.
-        old = max(0, int(status.get("replicas", 0)) - int(status.get("updatedReplicas", 0)))
-        ready = max(0, int(status.get("readyReplicas", 0)) - old)
-    return observed.WorkloadState(revision=revision, replicas=replicas, ready_replicas=ready)
+    # Ready pods of older ReplicaSets are counted in readyReplicas; subtracting every old pod gives a
+    # lower bound of the current template's Ready pods.
+    old = max(0, int(status.get("replicas", 0)) - int(status.get("updatedReplicas", 0)))
+    ready = max(0, int(status.get("readyReplicas", 0)) - old)
+    return observed.WorkloadState(
+        revision=names.revision_of(spec.get("template", {})),
+        replicas=replicas,
+        ready_replicas=ready,
+        is_observed=is_observed,
+    )
 
 
 def primary_template(deployment: dict[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,9 @@ class WorkloadState(pydantic.BaseModel):
     `revision` is canaryd's hash of the pod template, computed the same way for every workload, so that
     the primary and the canary have the same revision exactly when they run the same template.
     `ready_replicas` counts only Ready pods of that template, not pods left over from an older one.
+    `is_observed` is false while the Deployment controller has not yet observed the latest spec (a new
+    template or a scale): its counts then describe an older spec, so they prove neither that pods are
+    Ready nor that they are lost, and every readiness check waits for the next observation.
     """
 
     model_config = _FROZEN
@@ -28,15 +31,21 @@ class WorkloadState(pydantic.BaseModel):
     revision: str | None = None
     replicas: int = 0  # desired replicas (spec.replicas)
     ready_replicas: int = 0
+    is_observed: bool = True
 
     @property
     def has_ready_pods(self) -> bool:
-        return self.ready_replicas > 0
+        return self.is_observed and self.ready_replicas > 0
+
+    @property
+    def has_lost_pods(self) -> bool:
+        """True when the counts are current and show no Ready pod of the current template."""
+        return self.is_observed and self.ready_replicas == 0
 
     @property
     def is_ready(self) -> bool:
         """True when every desired replica of the current template is Ready, and there is at least one."""
-        return self.replicas > 0 and self.ready_replicas >= self.replicas
+        return self.is_observed and self.replicas > 0 and self.ready_replicas >= self.replicas
 
 
 class AnalysisResult(pydantic.BaseModel):

@@ -220,7 +220,7 @@ def _is_past_deadline(current: context.PassContext) -> bool:
 
 def has_lost_canary(current: context.PassContext) -> bool:
     """True when the canary receives traffic but has no Ready pods of its template left."""
-    return current.status.desired_weight > 0 and not current.observations.canary.has_ready_pods
+    return current.status.desired_weight > 0 and current.observations.canary.has_lost_pods
 
 
 def _realign_with_schedule(current: context.PassContext) -> None:

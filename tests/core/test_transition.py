@@ -252,6 +252,18 @@ def test_canary_losing_ready_pods_rolls_back():
     assert world.status.desired_weight == 0
 
 
+def test_unobserved_canary_counts_neither_roll_back_nor_advance():
+    # A template change and a scale just made: the Deployment controller's counts still describe the
+    # old spec, so they show neither lost pods nor a Ready canary.
+    world = World(spec=make_spec(steps="5,20")).start_rollout().reach_analysis(step_index=0)
+    world.canary = world.canary.model_copy(update={"ready_replicas": 0, "is_observed": False})
+
+    world.run()
+
+    assert world.status.phase is Phase.PROGRESSING
+    assert world.status.desired_weight == 5
+
+
 # Inconclusive and no data
 
 
