@@ -1,7 +1,8 @@
-"""One analysis of a step's window for the Kubernetes controller: Prometheus, the preset, the judge.
+"""One analysis of a rollout attempt for the Kubernetes controller: Prometheus, the preset, the judge.
 
-Layer 3 (engine). The window runs from the moment the router confirmed the step's weight to the last
-whole interval Prometheus has surely scraped. The canary arm is the user's Deployment (`web`) and the
+Layer 3 (engine). The window runs from the moment the router confirmed the first step's weight to the
+last whole interval Prometheus has surely scraped, so each step's judgement builds on the evidence of
+the steps before it (the judge's tests stay valid as the canary's share changes, see `canaryd.judge`). The canary arm is the user's Deployment (`web`) and the
 control arm the primary (`web-primary`); `canaryd.metrics.analysis.analyze` turns missing data and an
 unreachable Prometheus into a `no_data` judgement, so the step holds rather than passes.
 """
@@ -67,10 +68,10 @@ def analyse_step(
     now: datetime.datetime,
     settings: AnalysisSettings,
 ) -> observed.AnalysisResult | None:
-    """Judge the current step over its window so far; None until a whole interval has passed."""
-    if status.analysis_started_at is None or status.revision is None:
+    """Judge the attempt's data so far at the current step; None until a whole interval has passed."""
+    if status.analysis_started_at is None or status.judged_since is None or status.revision is None:
         return None
-    window = window_since(status.analysis_started_at, now=now, settings=settings)
+    window = window_since(status.judged_since, now=now, settings=settings)
     if window is None:
         return None
 

@@ -155,21 +155,30 @@ def is_weight_confirmed(context: PassContext) -> bool:
 
 
 def fresh_analysis(context: PassContext) -> observed.AnalysisResult | None:
-    """Return the observed analysis if it judges this revision over a window that began after the weight held.
+    """Return the observed analysis if it judges this attempt's data, including some at the current weight.
 
-    Other analyses are ignored. A judgement of an older revision, or one whose window includes time
+    Other analyses are ignored. A judgement of an older revision or attempt, or one whose window ends
     before the current weight was in place, is not evidence about the canary as it is now. A window
     that ends after `now` claims data that cannot exist yet.
     """
     analysis = context.observations.analysis
     started = context.status.analysis_started_at
-    if analysis is None or started is None:
+    since = context.status.judged_since
+    if analysis is None or started is None or since is None:
         return None
     if analysis.revision != context.status.revision:
         return None
-    if analysis.window_start < started or analysis.window_end > context.now:
+    if analysis.window_start < since or analysis.window_end <= started or analysis.window_end > context.now:
         return None
     return analysis
+
+
+def time_at_weight(context: PassContext, analysis: observed.AnalysisResult) -> datetime.timedelta:
+    """Return how much of the analysis window lies at the current step's confirmed weight."""
+    started = context.status.analysis_started_at
+    if started is None:
+        return datetime.timedelta(0)
+    return max(datetime.timedelta(0), analysis.window_end - max(started, analysis.window_start))
 
 
 def is_failed(analysis: observed.AnalysisResult | None) -> bool:

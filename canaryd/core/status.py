@@ -65,6 +65,9 @@ class RolloutStatus(pydantic.BaseModel):
         None  # start of the current step; the deadline counts from here
     )
     analysis_started_at: datetime.datetime | None = None  # when the router confirmed the step's weight
+    # When the first step's weight was confirmed: every analysis of this attempt judges all the data
+    # since then, so evidence carries over from step to step and the warm-up is left out only once.
+    judged_since: datetime.datetime | None = None
     phase_changed_at: datetime.datetime | None = None
     reason: str = ""  # reason constant of the last transition (canaryd.core.reasons)
     message: str = ""

@@ -28,6 +28,7 @@ def start_rollout(current: context.PassContext, reason: reasons.Reason, **params
         stable_revision=primary.revision if primary is not None else current.status.stable_revision,
         attempt=current.status.attempt + 1,
         steps=(),
+        judged_since=None,
         started_at=current.now,
         is_aborted=False,
         resume_phase=None,
@@ -53,6 +54,7 @@ def restart_for_new_revision(current: context.PassContext) -> None:
         revision=current.observations.canary.revision,
         attempt=current.status.attempt + 1,
         steps=(),
+        judged_since=None,
         started_at=current.now,
         resume_phase=None,
     )
@@ -83,8 +85,12 @@ def progress(current: context.PassContext) -> None:
         current.move(phases.Phase.PROGRESSING, reasons.WAITING_FOR_WEIGHT, **_params(current))
         return
     if current.status.analysis_started_at is None:
-        current.update(analysis_started_at=current.now)
+        current.update(analysis_started_at=current.now, judged_since=current.status.judged_since or current.now)
         current.move(phases.Phase.PROGRESSING, reasons.ANALYSING, **_params(current))
+        return
+    if current.status.judged_since is None:
+        # A status written by a canaryd without cumulative analysis: judge from the current step's weight.
+        current.update(judged_since=current.status.analysis_started_at)
         return
 
     _judge_step(current)
@@ -104,7 +110,7 @@ def _judge_step(current: context.PassContext) -> None:
     )
 
     verdict = analysis.verdict
-    covers_window = analysis.window >= current.spec.analysis.window
+    covers_window = context.time_at_weight(current, analysis) >= current.spec.analysis.window
     if verdict is verdicts.Verdict.PASS and covers_window:
         _advance(current)
     elif covers_window and _may_advance_without_pass(current, analysis.judgement):

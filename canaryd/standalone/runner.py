@@ -241,11 +241,14 @@ class StandaloneRunner:
     ) -> step_analysis.StepAnalysis | None:
         if status.phase not in phases.ANALYSING_PHASES or status.analysis_started_at is None:
             return None
+        if status.judged_since is None:
+            return None
         try:
+            # Each step builds on the evidence of the steps before it: the window opens at the first step.
             return self.analyst.analyse(
                 revision=status.revision or self.canary_revision,
                 step_index=status.step_index,
-                start=status.analysis_started_at,
+                start=status.judged_since,
                 now=now,
             )
         except outcomes.ConfigurationError as error:

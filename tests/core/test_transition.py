@@ -140,6 +140,65 @@ def test_pass_that_does_not_count_keeps_step(case):
     assert world.status.step_record(0).verdict is None
 
 
+def test_later_step_judges_data_since_first_step():
+    world = World(spec=make_spec(steps="1,5")).start_rollout().reach_analysis(step_index=1)
+    first_weight_held = world.status.step_record(0).window_start
+
+    world.now = world.status.analysis_started_at + 2 * MINUTE
+    world.run(analysis=world.analysis(Verdict.PASS))
+
+    assert world.status.judged_since == first_weight_held
+    assert world.status.step_record(1).window_start == first_weight_held
+    assert world.status.phase is Phase.PROMOTING
+
+
+def test_cumulative_pass_waits_for_window_at_current_weight():
+    # Evidence from step 1 already passes, but step 2 still needs its whole window at its own weight.
+    world = World(spec=make_spec(steps="1,5")).start_rollout().reach_analysis(step_index=1)
+    world.now = world.status.analysis_started_at + MINUTE
+
+    world.run(analysis=world.analysis(Verdict.PASS))
+
+    assert world.status.step_index == 1
+    assert world.status.step_record(1).verdict is None
+
+
+def test_analysis_ending_before_current_weight_is_ignored():
+    world = World(spec=make_spec(steps="1,5")).start_rollout().reach_analysis(step_index=1)
+    ended_before = world.analysis(Verdict.FAIL).model_copy(
+        update={"window_end": world.status.analysis_started_at}
+    )
+    world.now += MINUTE
+
+    world.run(analysis=ended_before)
+
+    assert world.status.phase is not Phase.ROLLING_BACK
+    assert world.status.step_record(1).judgement is None
+
+
+def test_status_without_judged_since_judges_from_current_weight():
+    # A rollout in progress when canaryd was upgraded from a version that judged each step apart.
+    world = World(spec=make_spec(steps="1,5")).start_rollout().reach_analysis(step_index=1)
+    started = world.status.analysis_started_at
+    world.status = world.status.model_copy(update={"judged_since": None})
+
+    world.run()
+
+    assert world.status.judged_since == started
+
+
+def test_new_attempt_judges_from_its_own_first_step():
+    world = World(spec=make_spec(steps="5,20")).start_rollout().reach_analysis(step_index=1)
+    judged_before = world.status.judged_since
+    world.push_revision(NEWER)
+    world.make_canary_ready()
+    world.run()
+    world.run()  # weight confirmed: the new attempt's window opens
+
+    assert world.status.judged_since is not None
+    assert world.status.judged_since > judged_before
+
+
 # Failing analysis and rollback
 
 

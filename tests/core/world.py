@@ -143,8 +143,8 @@ class World:
         reason: str = "",
         metrics: tuple[verdicts.MetricResult, ...] = (),
     ) -> core.AnalysisResult:
-        """A judgement ending now, by default of the current revision and step over the whole open window."""
-        start = window_start or self.status.analysis_started_at or self.now
+        """A judgement ending now, by default of the current revision and step over the attempt's data so far."""
+        start = window_start or self.status.judged_since or self.now
         return core.AnalysisResult(
             revision=revision or self.status.revision or "",
             step_index=self.status.step_index if step_index is None else step_index,
