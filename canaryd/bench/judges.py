@@ -4,8 +4,9 @@ Layer 4 (bench tool). It calls the judge's vectorised verdict rules (`canaryd.ju
 same code `canaryd.judge.judge` runs, after every 15 s scrape of every run at once, and walks the
 steps the way the decision core (`canaryd.core.steps`) does:
 
-- Each step is judged on its own window, which opens when the step's weight is in place. The judge
-  leaves out the window's first `warmup_seconds`, as it does for every comparison it is given.
+- Every look judges the run's data since the first step's weight was in place, as the controller
+  does, so evidence carries over from step to step. The judge leaves out the first
+  `warmup_seconds` of that window once, as it does for every comparison it is given.
 - A failing critical metric rolls back at once, at any step.
 - A step advances on a pass once its analysis window (`ANALYSIS_WINDOW_SECONDS`) has elapsed. With
   step-advance no-failure, a step before the last also advances on an inconclusive verdict with the
@@ -30,6 +31,14 @@ ANALYSIS_WINDOW_SECONDS = 120.0
 STEP_DEADLINE_SECONDS = simulator.STEP_SECONDS
 
 _BELOW_MINIMUM_SAMPLE = (rates.Rule.NO_CANARY_DATA, rates.Rule.NO_CONTROL_DATA, rates.Rule.MINIMUM_SAMPLE)
+_COUNT_FIELDS = (
+    "canary_requests",
+    "canary_errors",
+    "canary_slow",
+    "control_requests",
+    "control_errors",
+    "control_slow",
+)
 
 
 def canaryd_settings(*, tolerance_scale: float = 1.0) -> judge.JudgeSettings:
@@ -79,46 +88,49 @@ def decide_canaryd(
     step_advance: spec_settings.StepAdvance,
     step_counts: list[simulator.WeightCounts],
 ) -> decisions.Decisions:
-    """Walk every run through the steps as the decision core would, judging each step's own window."""
+    """Walk every run through the steps as the decision core would, judging all data since the first step."""
     runs, intervals = traces.runs, traces.intervals
     deadline = int(round(STEP_DEADLINE_SECONDS / simulator.SCRAPE_SECONDS))
     first_advance = int(round(ANALYSIS_WINDOW_SECONDS / simulator.SCRAPE_SECONDS)) - 1
-    offsets = np.arange(deadline)
-    ends = (offsets + 1) * simulator.SCRAPE_SECONDS
+    ends = (np.arange(intervals) + 1) * simulator.SCRAPE_SECONDS
     counted = judge_counts.after_warmup(
-        ends, np.ones(deadline, dtype=bool), warmup_seconds=settings.warmup_seconds
+        ends, np.ones(intervals, dtype=bool), warmup_seconds=settings.warmup_seconds
     ).astype(float)
+    positions = np.arange(intervals)[None, :]
 
+    # What the canary and control served along each run's own path through the steps.
+    served = {field: np.zeros((runs, intervals), dtype=int) for field in _COUNT_FIELDS}
     outcome = np.full(runs, decisions.Outcome.INCONCLUSIVE, dtype=int)
     decided_at = np.full(runs, intervals - 1, dtype=int)
-    step_of_interval = np.zeros((runs, intervals), dtype=int)
     start = np.zeros(runs, dtype=int)
     walking = np.arange(runs)
     for step, counts in enumerate(step_counts):
         is_last = step == len(step_counts) - 1
-        window = np.minimum(start[walking, None] + offsets[None, :], intervals - 1)
-        fail, advance = _step_looks(
-            counts,
-            walking=walking,
-            window=window,
-            counted=counted,
-            ends=ends,
+        at_step = positions >= start[walking, None]
+        for field in _COUNT_FIELDS:
+            served[field][walking] = np.where(at_step, getattr(counts, field)[walking], served[field][walking])
+
+        # Every look judges the run from its first step; only looks during this step can decide it.
+        horizon = int(min(intervals, start[walking].max() + deadline))
+        fail, advance = _looks(
+            {field: served[field][walking, :horizon] * counted[:horizon] for field in _COUNT_FIELDS},
+            ends=ends[:horizon],
             settings=settings,
             may_advance_without_pass=step_advance is spec_settings.StepAdvance.NO_FAILURE and not is_last,
         )
-        # Only a whole analysis window advances a step, and at the deadline only a failure still counts.
-        advance[:, :first_advance] = False
-        advance[:, deadline - 1 :] = False
+        since_start = positions[:, :horizon] - start[walking, None]
+        fail &= (since_start >= 0) & (since_start < deadline)
+        # Only a whole analysis window at the step's weight advances it, and at the deadline only a
+        # failure still counts.
+        advance &= (since_start >= first_advance) & (since_start < deadline - 1)
 
         first_fail, first_move = decisions.first_true(fail), decisions.first_true(advance)
         failed = (first_fail != decisions.NEVER) & (
             (first_move == decisions.NEVER) | (first_fail <= first_move)
         )
         moved = ~failed & (first_move != decisions.NEVER)
-        decided = start[walking] + np.select([failed, moved], [first_fail, first_move], deadline - 1)
-        step_of_interval[walking] = np.where(
-            np.arange(intervals)[None, :] >= start[walking, None], step, step_of_interval[walking]
-        )
+        step_end = np.minimum(start[walking] + deadline - 1, intervals - 1)
+        decided = np.select([failed, moved], [first_fail, first_move], step_end)
 
         ended = failed | ~moved | is_last
         ended_outcome = np.select(
@@ -133,46 +145,41 @@ def decide_canaryd(
         if walking.size == 0:
             break
 
-    stacked = np.stack([counts.canary_requests for counts in step_counts])
-    served = np.take_along_axis(stacked, step_of_interval[None], axis=0)[0]
-    return decisions.Decisions(outcome=outcome, decided_at=decided_at, canary_requests=served)
+    return decisions.Decisions(
+        outcome=outcome, decided_at=decided_at, canary_requests=served["canary_requests"]
+    )
 
 
-def _step_looks(counts, *, walking, window, counted, ends, settings, may_advance_without_pass):
-    """Return the failing looks and the looks that may advance the step, (runs walking, window)."""
-
-    def take(values: np.ndarray) -> np.ndarray:
-        return np.take_along_axis(values[walking], window, axis=1) * counted
-
-    paths = {}
-    for name, events, control_events, tolerance in (
-        ("errors", counts.canary_errors, counts.control_errors, settings.error_ratio),
-        ("latency", counts.canary_slow, counts.control_slow, settings.latency),
+def _looks(counts, *, ends, settings, may_advance_without_pass):
+    """Return the failing looks and the looks that may advance a step, (runs, intervals)."""
+    paths = []
+    for events, control_events, tolerance in (
+        ("canary_errors", "control_errors", settings.error_ratio),
+        ("canary_slow", "control_slow", settings.latency),
     ):
-        paths[name] = (
-            rates.verdict_paths(
-                canary_events=take(events),
-                canary_totals=take(counts.canary_requests),
-                control_events=take(control_events),
-                control_totals=take(counts.control_requests),
-                interval_ends=ends,
-                tolerance=tolerance,
-                settings=settings,
-            ),
-            tolerance,
+        metric = rates.verdict_paths(
+            canary_events=counts[events],
+            canary_totals=counts["canary_requests"],
+            control_events=counts[control_events],
+            control_totals=counts["control_requests"],
+            interval_ends=ends,
+            tolerance=tolerance,
+            settings=settings,
         )
+        paths.append((metric, tolerance))
 
-    fail = np.zeros(window.shape, dtype=bool)
-    for metric, tolerance in paths.values():
+    shape = counts["canary_requests"].shape
+    fail = np.zeros(shape, dtype=bool)
+    for metric, tolerance in paths:
         if tolerance.critical:
             fail |= metric.is_verdict(verdicts.Verdict.FAIL)
-    advance = np.ones(window.shape, dtype=bool)
-    for metric, _ in paths.values():
+    advance = np.ones(shape, dtype=bool)
+    for metric, _ in paths:
         advance &= metric.is_verdict(verdicts.Verdict.PASS)
     if may_advance_without_pass:
         # Inconclusive with the minimum sample on both metrics and no critical failure: no failure shown.
-        has_sample = np.ones(window.shape, dtype=bool)
-        for metric, _ in paths.values():
+        has_sample = np.ones(shape, dtype=bool)
+        for metric, _ in paths:
             has_sample &= ~np.isin(metric.rules, _BELOW_MINIMUM_SAMPLE)
         advance |= has_sample & ~fail
     return fail, advance

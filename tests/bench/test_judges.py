@@ -66,6 +66,17 @@ def test_clean_canary_promotes_after_every_window(step_advance):
     assert decided.canary_requests[0, 0] == 100.0
 
 
+def test_evidence_carries_over_to_later_steps():
+    # 50 clean requests per interval need about 20 intervals after the warm-up for a first pass; the
+    # later steps then pass as soon as their own window is in, on the evidence gathered before them.
+    decided = replay(spec_settings.StepAdvance.EVIDENCE, steady_counts(canary_requests=50.0))
+    first_pass = int(judges.canaryd_settings().warmup_seconds / simulator.SCRAPE_SECONDS) + 20
+    later_steps = len(simulator.STEP_WEIGHTS) - 1
+
+    assert decided.outcome[0] == decisions.Outcome.PROMOTED
+    assert decided.decided_at[0] <= first_pass + later_steps * WINDOW
+
+
 def test_no_failure_advances_before_pass():
     counts = steady_counts(canary_requests=100.0)
 
