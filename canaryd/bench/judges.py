@@ -108,7 +108,8 @@ def decide_canaryd(
         is_last = step == len(step_counts) - 1
         at_step = positions >= start[walking, None]
         for field in _COUNT_FIELDS:
-            served[field][walking] = np.where(at_step, getattr(counts, field)[walking], served[field][walking])
+            earlier = served[field][walking]
+            served[field][walking] = np.where(at_step, getattr(counts, field)[walking], earlier)
 
         # Every look judges the run from its first step; only looks during this step can decide it.
         horizon = int(min(intervals, start[walking].max() + deadline))

@@ -249,20 +249,7 @@ def check_window_bounds(*, start: datetime.datetime, end: datetime.datetime, ste
 
 def judge_settings(rollout_spec: spec.RolloutSpec) -> judge.JudgeSettings:
     """Return the judge's defaults with the spec's tolerances, as the engines build them."""
-    # NOTE: StandaloneConfig.judge_settings maps tolerances the same way, and a test compares the two.
-    # A shared function in a lower layer would remove this copy.
-    tolerances = rollout_spec.analysis.tolerances
-    defaults = judge.JudgeSettings()
-    return defaults.model_copy(
-        update={
-            "error_ratio": judge.Tolerance(
-                relative=tolerances.error_ratio_relative, absolute=tolerances.error_ratio_absolute
-            ),
-            "latency": judge.Tolerance(
-                relative=tolerances.latency_relative, absolute=defaults.latency.absolute
-            ),
-        }
-    )
+    return metrics_analysis.judge_settings(rollout_spec.analysis.tolerances, base=judge.JudgeSettings())
 
 
 def first_decision(

@@ -2,7 +2,8 @@
 
 Layer 3 (engine). The window runs from the moment the router confirmed the first step's weight to the
 last whole interval Prometheus has surely scraped, so each step's judgement builds on the evidence of
-the steps before it (the judge's tests stay valid as the canary's share changes, see `canaryd.judge`). The canary arm is the user's Deployment (`web`) and the
+the steps before it (the judge's tests stay valid as the canary's share changes, see `canaryd.judge`).
+The canary arm is the user's Deployment (`web`) and the
 control arm the primary (`web-primary`); `canaryd.metrics.analysis.analyze` turns missing data and an
 unreachable Prometheus into a `no_data` judgement, so the step holds rather than passes.
 """
@@ -28,19 +29,6 @@ class AnalysisSettings:
     interval_seconds: float = 30.0  # length of one analysis interval, the range of each increase()
     scrape_interval_seconds: float = 15.0  # how often Prometheus scrapes the apps
     judge: judge.JudgeSettings = dataclasses.field(default_factory=judge.JudgeSettings)
-
-
-def judge_settings(spec: settings.RolloutSpec, *, base: judge.JudgeSettings) -> judge.JudgeSettings:
-    """Apply the Deployment's tolerances to the controller's judge settings."""
-    tolerances = spec.analysis.tolerances
-    return base.model_copy(
-        update={
-            "error_ratio": judge.Tolerance(
-                relative=tolerances.error_ratio_relative, absolute=tolerances.error_ratio_absolute
-            ),
-            "latency": judge.Tolerance(relative=tolerances.latency_relative, absolute=base.latency.absolute),
-        }
-    )
 
 
 def window_since(
@@ -95,7 +83,7 @@ def analyse_step(
             canary=canary,
             control=control,
             window=window,
-            settings=judge_settings(spec, base=settings.judge),
+            settings=metrics_analysis.judge_settings(spec.analysis.tolerances, base=settings.judge),
         )
     except outcomes.ConfigurationError as error:
         # Waiting will not fix a bad query or template. The judgement carries the reason, and the step waits

@@ -26,8 +26,8 @@ class StepRecord(pydantic.BaseModel):
     started_at: datetime.datetime
     verdict: verdicts.Verdict | None = None  # the verdict that decided the step; None while undecided
     decided_at: datetime.datetime | None = None
-    judgement: verdicts.Judgement | None = None  # the latest judgement of this step's own window
-    window_start: datetime.datetime | None = None  # the window that judgement covers
+    judgement: verdicts.Judgement | None = None  # the latest judgement made at this step
+    window_start: datetime.datetime | None = None  # the window that judgement covers, from the first step
     window_end: datetime.datetime | None = None
     # The step was left for the next one on an inconclusive verdict with no failure, under
     # step-advance no-failure; `verdict` then stays inconclusive.

@@ -2,9 +2,10 @@
 
 Layer 1 (pure logic). Each step goes through the same stages, and each stage can end the pass early:
 the canary (and baseline) becomes Ready, the router reports the step's weight, the analysis window opens,
-and a fresh judgement of this revision decides. A pass verdict counts only when it covers the whole
-analysis window. A step with no such pass by its deadline is decided by the inconclusive policy, and
-is never passed.
+and a fresh judgement of this revision decides. Every judgement covers the attempt's data since the
+first step's weight held (`judged_since`), so evidence carries over from step to step. A pass verdict
+counts only when the step's whole analysis window at its own weight is in it. A step with no such pass
+by its deadline is decided by the inconclusive policy, and is never passed.
 
 With step-advance no-failure, a step before the last also advances on an inconclusive judgement of the
 whole window in which every metric reached the judge's minimum sample and no critical metric failed. Its
@@ -85,7 +86,8 @@ def progress(current: context.PassContext) -> None:
         current.move(phases.Phase.PROGRESSING, reasons.WAITING_FOR_WEIGHT, **_params(current))
         return
     if current.status.analysis_started_at is None:
-        current.update(analysis_started_at=current.now, judged_since=current.status.judged_since or current.now)
+        judged_since = current.status.judged_since or current.now
+        current.update(analysis_started_at=current.now, judged_since=judged_since)
         current.move(phases.Phase.PROGRESSING, reasons.ANALYSING, **_params(current))
         return
     if current.status.judged_since is None:

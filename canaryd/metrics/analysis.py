@@ -12,8 +12,21 @@ import structlog
 
 from canaryd import judge, verdicts
 from canaryd.metrics import collect, outcomes, protocol, windows
+from canaryd.spec import settings as spec_settings
 
 log = structlog.get_logger(__name__)
+
+
+def judge_settings(tolerances: spec_settings.Tolerances, *, base: judge.JudgeSettings) -> judge.JudgeSettings:
+    """Return `base` with a rollout's tolerances; the latency tolerance's absolute part stays `base`'s."""
+    return base.model_copy(
+        update={
+            "error_ratio": judge.Tolerance(
+                relative=tolerances.error_ratio_relative, absolute=tolerances.error_ratio_absolute
+            ),
+            "latency": judge.Tolerance(relative=tolerances.latency_relative, absolute=base.latency.absolute),
+        }
+    )
 
 
 def analyze(

@@ -73,7 +73,7 @@ class Analyst:
     def analyse(
         self, *, revision: str, step_index: int, start: datetime.datetime, now: datetime.datetime
     ) -> StepAnalysis | None:
-        """Judge the attempt's data since `start` at the current step; None until one whole interval has passed."""
+        """Judge the attempt's data since `start`; None until one whole interval has passed."""
         window = self.window(start=start, now=now)
         if window is None:
             return None

@@ -38,6 +38,7 @@ import pydantic_core
 import yaml
 
 from canaryd import judge
+from canaryd.metrics import analysis as metrics_analysis
 from canaryd.metrics import outcomes, windows
 from canaryd.metrics import presets as metric_presets
 from canaryd.metrics import prometheus as prometheus_source
@@ -251,18 +252,8 @@ class StandaloneConfig(pydantic.BaseModel):
 
     def judge_settings(self) -> judge.JudgeSettings:
         """Return the judge's settings: this file's `judge` section with the tolerances of `analysis`."""
-        tolerances = self.analysis.tolerances
         configured = judge.JudgeSettings.model_validate(self.judge)
-        return configured.model_copy(
-            update={
-                "error_ratio": judge.Tolerance(
-                    relative=tolerances.error_ratio_relative, absolute=tolerances.error_ratio_absolute
-                ),
-                "latency": judge.Tolerance(
-                    relative=tolerances.latency_relative, absolute=configured.latency.absolute
-                ),
-            }
-        )
+        return metrics_analysis.judge_settings(self.analysis.tolerances, base=configured)
 
     def rollout_spec(self) -> spec_settings.RolloutSpec:
         """Return the same settings as a Kubernetes rollout spec with the HAProxy router."""

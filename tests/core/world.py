@@ -143,7 +143,7 @@ class World:
         reason: str = "",
         metrics: tuple[verdicts.MetricResult, ...] = (),
     ) -> core.AnalysisResult:
-        """A judgement ending now, by default of the current revision and step over the attempt's data so far."""
+        """A judgement ending now, of the current revision and step unless given, over the attempt's data."""
         start = window_start or self.status.judged_since or self.now
         return core.AnalysisResult(
             revision=revision or self.status.revision or "",
