@@ -172,10 +172,15 @@ def analyze(
         )
         decided_at = None
         if judgement.verdict in (verdicts.Verdict.PASS, verdicts.Verdict.FAIL):
-            comparison = collect.collect_comparison(
-                source=source, preset=metrics_preset, canary=canary, control=control, window=window
+            decided_at = _first_decision(
+                source,
+                preset=metrics_preset,
+                canary=canary,
+                control=control,
+                window=window,
+                settings=settings,
+                verdict=judgement.verdict,
             )
-            decided_at = first_decision(comparison, settings=settings, verdict=judgement.verdict)
     finally:
         source.close()
 
@@ -457,6 +462,32 @@ def _judge(
         )
     except outcomes.ConfigurationError as error:
         raise output.CliError(str(error), exit_code=output.ExitCode.INVALID_CONFIG) from None
+
+
+def _first_decision(
+    source: prometheus.PrometheusSource,
+    *,
+    preset: protocol.Preset,
+    canary: protocol.ArmTarget,
+    control: protocol.ArmTarget,
+    window: windows.Window,
+    settings: judge.JudgeSettings,
+    verdict: verdicts.Verdict,
+) -> float | None:
+    """Find when the verdict was first reached, from a second read; None (with a warning) if it fails."""
+    try:
+        comparison = collect.collect_comparison(
+            source=source, preset=preset, canary=canary, control=control, window=window
+        )
+    except outcomes.MetricsOutcome as error:
+        # The verdict stands: it came from the first read. Only the moment it was reached is unknown.
+        click.echo(
+            f"warning: the time of the first {verdict} look is unknown: reading Prometheus "
+            f"again failed: {error}",
+            err=True,
+        )
+        return None
+    return first_decision(comparison, settings=settings, verdict=verdict)
 
 
 def _check_source(source: prometheus.PrometheusSource) -> None:

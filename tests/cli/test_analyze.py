@@ -25,8 +25,9 @@ import click
 import pytest
 from click import testing
 
-from canaryd import spec
+from canaryd import observations, spec, verdicts
 from canaryd.cli import analyze, main, output
+from canaryd.metrics import presets, protocol, windows
 from canaryd.standalone import config as standalone_config
 from tests.harness import prometheus as harness
 
@@ -342,3 +343,26 @@ def test_text_output_names_verdict_and_samples(traffic: Traffic) -> None:
     assert "Verdict  fail" in result.output
     assert "error_ratio" in result.output
     assert "web-primary" in result.output
+
+
+def test_failed_second_read_keeps_verdict_without_time(capsys: pytest.CaptureFixture[str]) -> None:
+    # Prometheus went away after the judgement: only the time of the first deciding look is lost.
+    source = analyze._connect(closed_port_url(), scrape_interval=15.0)
+    rollout_spec = spec.parse_annotations(WIDE_TOLERANCES, source="Deployment shop/web")
+    arms = [
+        protocol.ArmTarget(arm=arm, namespace="shop", workload=workload)
+        for arm, workload in ((observations.Arm.CANARY, "web"), (observations.Arm.CONTROL, "web-primary"))
+    ]
+
+    decided_at = analyze._first_decision(
+        source,
+        preset=presets.build_preset("http"),
+        canary=arms[0],
+        control=arms[1],
+        window=windows.Window(start=0.0, end=120.0, step_seconds=30.0),
+        settings=analyze.judge_settings(rollout_spec),
+        verdict=verdicts.Verdict.FAIL,
+    )
+
+    assert decided_at is None
+    assert "the time of the first fail look is unknown" in capsys.readouterr().err
