@@ -255,6 +255,7 @@ def _observe(env: Environment, current: Pass, status: core.RolloutStatus) -> Non
             deployment=current.name,
             now=current.now,
             settings=env.analysis,
+            template_reader=env.api,
         )
     current.observations = core.Observations(
         canary=canary,

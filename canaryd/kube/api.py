@@ -71,6 +71,10 @@ EVENTS = Resource("", "v1", "events", "Event")
 LEASES = Resource("coordination.k8s.io", "v1", "leases", "Lease")
 HPAS = Resource("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler")
 CANARY_ROLLOUTS = Resource("canaryd.io", "v1alpha1", "canaryrollouts", "CanaryRollout")
+METRIC_TEMPLATES = Resource("canaryd.io", "v1alpha1", "metrictemplates", "MetricTemplate")
+CLUSTER_METRIC_TEMPLATES = Resource(
+    "canaryd.io", "v1alpha1", "clustermetrictemplates", "ClusterMetricTemplate", namespaced=False
+)
 HTTP_ROUTES = Resource("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute")
 
 

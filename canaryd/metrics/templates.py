@@ -74,6 +74,13 @@ class TemplatePolicy(pydantic.BaseModel):
     # target's namespace belong here, never labels an application sets on its own series.
     allowed_namespace_labels: tuple[str, ...] = ("namespace",)
 
+    @pydantic.field_validator("allowed_namespace_labels")
+    @classmethod
+    def _check_labels(cls, labels: tuple[str, ...]) -> tuple[str, ...]:
+        for label in labels:
+            promql.validate_label_name(label)
+        return labels
+
 
 class MetricTemplate(pydantic.BaseModel):
     """One template object; `namespace` is None for a `ClusterMetricTemplate`."""
