@@ -137,6 +137,15 @@ def _api_client(kubeconfig: str | None, context: str | None):  # noqa: ANN202 --
 @click.option(
     "--judge-min-intervals", default=4, show_default=True, help="Intervals needed before any verdict."
 )
+@click.option(
+    "--template-namespace-label",
+    "template_namespace_labels",
+    multiple=True,
+    default=("namespace",),
+    show_default=True,
+    help="A label that a MetricTemplate may name as spec.namespaceLabel (repeatable). List only labels "
+    "Prometheus sets from the scraped target's namespace, never labels an application sets itself.",
+)
 @click.option("--log-format", type=click.Choice(["json", "console"]), default="json", show_default=True)
 @click.option("--log-level", default="info", show_default=True, help="debug, info, warning or error.")
 def run(standalone_config: str | None, **options: object) -> None:
@@ -153,7 +162,7 @@ def _run_controller(**options: object) -> None:
     from canaryd import judge
     from canaryd.controller import analysis, daemon
     from canaryd.kube import leader
-    from canaryd.metrics import prometheus
+    from canaryd.metrics import prometheus, templates
     from canaryd.observability import logging as canaryd_logging
 
     canaryd_logging.configure(log_format=str(options["log_format"]), level=str(options["log_level"]))
@@ -173,6 +182,9 @@ def _run_controller(**options: object) -> None:
         base_judge = judge.JudgeSettings(
             warmup_seconds=float(options["judge_warmup"]),  # type: ignore[arg-type]
             min_intervals=int(options["judge_min_intervals"]),  # type: ignore[arg-type]
+        )
+        template_policy = templates.TemplatePolicy(
+            allowed_namespace_labels=tuple(options["template_namespace_labels"])  # type: ignore[arg-type]
         )
     except ValueError as error:
         raise click.UsageError(str(error)) from None
@@ -195,6 +207,7 @@ def _run_controller(**options: object) -> None:
             interval_seconds=float(options["analysis_interval"]),  # type: ignore[arg-type]
             scrape_interval_seconds=scrape,
             judge=base_judge,
+            template_policy=template_policy,
         ),
     )
     controller = daemon.Controller(
