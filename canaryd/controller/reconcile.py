@@ -326,12 +326,20 @@ def _set_weight(env: Environment, current: Pass, action: core_actions.SetWeight)
         )
 
 
-def _copy_template_to_primary(env: Environment, current: Pass) -> None:
+def _copy_template_to_primary(
+    env: Environment, current: Pass, *, template: dict[str, Any] | None = None
+) -> None:
+    """Give the primary the Deployment's pod template, or `template`, creating the primary if needed."""
     assert current.deployment is not None
     deployment = current.deployment
+    if template is not None:
+        deployment = copy.deepcopy(deployment)
+        deployment["spec"]["template"] = copy.deepcopy(template)
     hpa = _autoscaler(env, current)
     # The primary starts at the Deployment's current size (an autoscaler's choice, when it has one) and
     # canaryd never sets its replicas again: only the template is copied on promotion.
+    # NOTE: after a rollback the Deployment is scaled to zero, so a primary re-created then starts with
+    # one replica unless an autoscaler scales it.
     replicas = max(1, int(deployment["spec"].get("replicas", 1)))
     workloads.copy_template_to_primary(
         env.api, deployment=deployment, primary=current.primary, replicas=replicas
@@ -342,13 +350,18 @@ def _copy_template_to_primary(env: Environment, current: Pass) -> None:
 
 
 def _restore_primary(env: Environment, current: Pass, action: core_actions.RestorePrimary) -> None:
+    assert current.deployment is not None
     template = ((current.rollout or {}).get("spec") or {}).get("stablePodTemplate")
-    if current.primary is None or template is None or names.revision_of(template) != action.revision:
+    if template is None or names.revision_of(template) != action.revision:
         raise router_protocol.RouterError(
             f"Deployment {current.namespace}/{current.name}: the pod template of revision {action.revision} "
             "is not recorded in the CanaryRollout, so the primary cannot be restored; restore "
             f"{names.primary_name(current.name)} by hand"
         )
+    if current.primary is None:
+        # A primary deleted after a rollback comes back on the stable template, not the Deployment's.
+        _copy_template_to_primary(env, current, template=template)
+        return
     workloads.set_primary_template(env.api, primary=current.primary, template=copy.deepcopy(template))
 
 

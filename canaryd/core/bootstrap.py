@@ -10,15 +10,15 @@ from __future__ import annotations
 from canaryd.core import actions, context, reasons
 from canaryd.core import phase as phases
 
+_ROLLED_BACK = (phases.Phase.FAILED, phases.Phase.ABORTED)
+
 
 def is_needed(current: context.PassContext) -> bool:
     """True when no primary exists yet and no rollout depends on one, or a bootstrap is under way.
 
-    A primary deleted after a Failed or Aborted rollout is also re-created from the Deployment, whose
-    template is then the rolled-back revision.
+    A primary deleted after a Failed or Aborted rollout is re-created on the stable revision, not from
+    the Deployment, whose template is then the rolled-back revision.
     """
-    # LIMITATION: re-creating a deleted primary uses the Deployment's current template, even when that is
-    # a rolled-back revision (goes away when the adapter keeps the stable template outside the primary).
     if current.status.phase is phases.Phase.INITIALIZING:
         return True
     return current.observations.primary is None and current.status.phase in phases.SETTLED_PHASES
@@ -29,6 +29,15 @@ def drive(current: context.PassContext) -> None:
     revision = current.observations.canary.revision
     if current.status.phase is not phases.Phase.INITIALIZING:
         if revision is None:
+            return
+        stable = current.status.stable_revision
+        if current.status.phase in _ROLLED_BACK and stable is not None and stable != revision:
+            # The Deployment still has the rolled-back template, so the primary comes back on the
+            # stable one, recorded with the attempt. The failed revision stays the last one seen, so
+            # it does not start another rollout.
+            current.update(desired_weight=100, desired_baseline_weight=0)
+            current.act(actions.RestorePrimary(revision=stable))
+            current.move(phases.Phase.INITIALIZING, reasons.BOOTSTRAPPING, revision=stable)
             return
         current.update(
             revision=revision, stable_revision=revision, desired_weight=100, desired_baseline_weight=0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 
+import kubernetes
 import pytest
 
 from tests.controller import conftest, support
@@ -121,3 +122,24 @@ def test_bad_release_is_rolled_back(bootstrapped):
     assert events and events[0]["type"] == "Warning", "a Warning Event names the failed analysis"
     assert {event["involvedObject"]["kind"] for event in events} == {"Deployment", "CanaryRollout"}
     support.wait_for(lambda: rig.deployment()["spec"]["replicas"] == 0, timeout=30, message="canary at 0")
+
+
+def test_primary_deleted_after_rollback_returns_on_stable_image(bootstrapped):
+    rig = bootstrapped
+    rig.set_image("example.invalid/web:bad")
+    rig.wait_for_phase(1, {"Failed"})
+    support.wait_for(lambda: rig.deployment()["spec"]["replicas"] == 0, timeout=30, message="canary at 0")
+
+    rig.apps.delete_namespaced_deployment("web-primary", rig.namespace)
+
+    def recreated_primary() -> dict | None:
+        try:
+            primary = rig.deployment("web-primary")
+        except kubernetes.client.ApiException:
+            return None
+        return primary if primary["metadata"].get("deletionTimestamp") is None else None
+
+    primary = support.wait_for(recreated_primary, timeout=60, message="web-primary re-created")
+    assert image_of(primary) == conftest.GOOD_IMAGE
+    assert image_of(rig.deployment()) == "example.invalid/web:bad"
+    assert len(rig.rollouts()) == 2, "the re-created primary starts no new rollout of the failed image"

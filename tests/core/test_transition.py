@@ -285,6 +285,22 @@ def test_rollback_keeps_traffic_and_canary_while_primary_cannot_serve(primary):
     assert world.canary.ready_replicas > 0
 
 
+def test_primary_deleted_after_rollback_returns_on_stable_revision():
+    world = World(spec=make_spec(steps="5,20")).start_rollout().reach_analysis(step_index=0)
+    world.run_until(Phase.FAILED, passes=10, analysis=world.analysis(Verdict.FAIL))
+    world.primary = None
+
+    decision = world.run()
+
+    assert actions_of(decision, core.RestorePrimary) == [core.RestorePrimary(revision=STABLE)]
+    assert actions_of(decision, core.CopyTemplateToPrimary) == []
+    world.run_until(Phase.IDLE, passes=10)
+    assert world.primary.revision == STABLE
+    assert world.status.revision == NEW
+    world.run()
+    assert world.status.phase is Phase.IDLE
+
+
 def test_rollback_scales_canary_only_after_router_reports_primary_weight():
     world = World(spec=make_spec(steps="5,20")).start_rollout().reach_analysis(step_index=1)
     world.router_follows = False
