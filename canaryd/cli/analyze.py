@@ -4,10 +4,13 @@ Layer 4 (CLI). A release engineer points it at yesterday's traffic of a Deployme
 with the `canaryd.io/*` annotations they mean to ship. The output is the verdict the controller would
 have reached, the numbers behind it, and the time at which it would have been reached. It runs the
 controller's own code path: the spec reader, a metrics preset, `canaryd.metrics.analysis` and the judge.
+Only annotations that name a metric template need the cluster: the template is read from the API server
+and checked by the controller's own functions.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import logging
 import math
@@ -21,9 +24,10 @@ import rich.text
 import yaml
 
 from canaryd import judge, observations, spec, verdicts
-from canaryd.cli import output
+from canaryd.cli import commands_api, output
+from canaryd.controller import analysis as controller_analysis
 from canaryd.metrics import analysis as metrics_analysis
-from canaryd.metrics import collect, outcomes, presets, prometheus, protocol, windows
+from canaryd.metrics import collect, outcomes, presets, prometheus, protocol, templates, windows
 from canaryd.observability import logging as observability_logging
 from canaryd.spec import values as spec_values
 
@@ -107,6 +111,22 @@ _VERDICT_EXIT_CODES = {
     help="Time after the canary first served whose intervals are not counted, as the controller does after "
     "a canary starts. Default: the judge's (2m); 0s for a canary that was already warm at --from.",
 )
+@click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False),
+    help="kubeconfig file to read a metric template with, when the annotations name one. "
+    "Default: $KUBECONFIG, then ~/.kube/config.",
+)
+@click.option("--context", help="kubeconfig context to use. Default: the current context.")
+@click.option(
+    "--template-namespace-label",
+    "template_namespace_labels",
+    multiple=True,
+    default=("namespace",),
+    show_default=True,
+    help="A label that a MetricTemplate may name as spec.namespaceLabel (repeatable), as the controller's "
+    "option of the same name.",
+)
 @output.output_option
 def analyze(
     *,
@@ -123,6 +143,9 @@ def analyze(
     interval: str,
     scrape_interval: str,
     warmup: str | None,
+    kubeconfig: str | None,
+    context: str | None,
+    template_namespace_labels: tuple[str, ...],
     output_format: str,
 ) -> None:
     """Judge a past time window from Prometheus, offline.
@@ -147,7 +170,6 @@ def analyze(
     check_window_bounds(start=window_start, end=window_end, step_seconds=step_seconds)
 
     rollout_spec = _read_spec(annotations_file, deployment=deployment, namespace=namespace)
-    metrics_preset = _build_preset(rollout_spec, preset=preset, settings=preset_settings)
     canary = protocol.ArmTarget(
         arm=observations.Arm.CANARY, namespace=namespace, workload=canary_workload or deployment
     )
@@ -156,6 +178,24 @@ def analyze(
         namespace=namespace,
         workload=control_workload or f"{deployment}-primary",
     )
+    if preset is None and rollout_spec.analysis.metrics.preset_name is None:
+        if preset_settings:
+            raise click.BadParameter(
+                "the annotations name a metric template, which has no preset settings; "
+                "add --preset to analyze with a preset instead",
+                param_hint="--preset-setting",
+            )
+        metrics_preset: protocol.Preset = _read_template_preset(
+            rollout_spec,
+            subject=f"Deployment {namespace}/{deployment}",
+            arms=(canary, control),
+            step_seconds=step_seconds,
+            connection=_TemplateConnection(
+                kubeconfig=kubeconfig, context=context, labels=template_namespace_labels
+            ),
+        )
+    else:
+        metrics_preset = _build_preset(rollout_spec, preset=preset, settings=preset_settings)
 
     source = _connect(
         prometheus_url, scrape_interval=_parse_seconds(scrape_interval, option="--scrape-interval")
@@ -393,16 +433,52 @@ def _build_preset(
     rollout_spec: spec.RolloutSpec, *, preset: str | None, settings: tuple[str, ...]
 ) -> protocol.Preset:
     name = preset or rollout_spec.analysis.metrics.preset_name
-    if name is None:
-        # LIMITATION: metric templates are objects in the cluster, which analyze does not read
-        # (goes away when analyze accepts a template file).
-        raise output.CliError(
-            "the annotations name a metric template, which lives in the cluster and analyze does not read; "
-            f"pass --preset with one of {', '.join(presets.KNOWN_PRESETS)} instead",
-            exit_code=output.ExitCode.INVALID_CONFIG,
-        )
+    assert name is not None, "a spec that names a template is read by _read_template_preset"
     try:
         return presets.build_preset(name, _parse_settings(settings))
+    except outcomes.ConfigurationError as error:
+        raise output.CliError(str(error), exit_code=output.ExitCode.INVALID_CONFIG) from None
+
+
+@dataclasses.dataclass(frozen=True)
+class _TemplateConnection:
+    """The kubeconfig and context for reading a metric template, and the allowed namespace labels."""
+
+    kubeconfig: str | None
+    context: str | None
+    labels: tuple[str, ...]
+
+
+def _read_template_preset(
+    rollout_spec: spec.RolloutSpec,
+    *,
+    subject: str,
+    arms: tuple[protocol.ArmTarget, protocol.ArmTarget],
+    step_seconds: float,
+    connection: _TemplateConnection,
+) -> protocol.Preset:
+    """Read the template the annotations name from the cluster and check it, as the controller does."""
+    try:
+        policy = templates.TemplatePolicy(allowed_namespace_labels=connection.labels)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--template-namespace-label") from None
+    reference = controller_analysis.template_reference(
+        rollout_spec, namespace=arms[0].namespace, subject=subject
+    )
+    assert reference is not None, "a spec without a preset names a template"
+
+    cluster = commands_api.Cluster(
+        kubeconfig=connection.kubeconfig, context=connection.context, namespace=arms[0].namespace
+    )
+    try:
+        item = controller_analysis.read_template(cluster.api, reference=reference)
+        return controller_analysis.template_preset(
+            item, reference=reference, arms=arms, step_seconds=step_seconds, policy=policy
+        )
+    except controller_analysis.TemplateUnreadable as error:
+        raise output.CliError(
+            f"{error.message}; check --kubeconfig and --context", exit_code=output.ExitCode.UNREACHABLE
+        ) from None
     except outcomes.ConfigurationError as error:
         raise output.CliError(str(error), exit_code=output.ExitCode.INVALID_CONFIG) from None
 

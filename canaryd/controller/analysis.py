@@ -224,9 +224,9 @@ def read_template(reader: TemplateReader, *, reference: TemplateReference) -> di
             # install, which has no ClusterRole.
             raise outcomes.ConfigurationError(
                 f"{reference.subject}: {reference.annotation} names {reference.description}, but the "
-                f"API server forbids canaryd to get {reference.resource.plural} (HTTP 403); grant get on "
-                f"{reference.resource.plural}.{reference.resource.group} to canaryd's ServiceAccount, "
-                "or use a MetricTemplate in the Deployment's namespace"
+                f"API server returned 403 Forbidden for get on {reference.resource.plural}."
+                f"{reference.resource.group}; grant that verb to the identity reading it (canaryd's "
+                "ServiceAccount, for the controller), or use a MetricTemplate in the Deployment's namespace"
             ) from error
         raise _unreadable(reference, f"HTTP {error.status} {error.reason}") from error
     except (urllib3.exceptions.HTTPError, OSError) as error:
@@ -270,7 +270,7 @@ def template_preset(
 def _unreadable(reference: TemplateReference, detail: str) -> TemplateUnreadable:
     return TemplateUnreadable(
         f"{reference.subject}: reading {reference.description} (named by {reference.annotation}) from the "
-        f"Kubernetes API failed: {detail}; the step holds until the template can be read"
+        f"Kubernetes API failed: {detail}"
     )
 
 

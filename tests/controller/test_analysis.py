@@ -1,6 +1,6 @@
 """The controller's analysis with a metric template: read from the real API server and checked before any
 query runs. A missing, invalid, confinement-rejected or forbidden template gives no data with a message
-naming the Deployment, the annotation, the template and the fix; a failed read gives no data too.
+naming the Deployment, the annotation, the template and the fix. A failed read gives no data too.
 
 The rollout with a template, judged on real Prometheus data, is in test_template_rollouts.py.
 """
@@ -178,7 +178,7 @@ def unreachable_api() -> Iterator[kube_api.Api]:
 
 @contextlib.contextmanager
 def failing_api_server(status_code: int) -> Iterator[kube_api.Api]:
-    """An HTTP server on 127.0.0.1 that answers every request with `status_code`, behind the API layer."""
+    """An HTTP server on 127.0.0.1 that responds to every request with `status_code`, behind the API layer."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 -- the name http.server dispatches to
@@ -400,7 +400,7 @@ def test_cluster_template_confined_to_rollout_namespace(api, kube_api_client):
 @pytest.mark.cluster
 def test_forbidden_template_read_misconfigured(stopped_prometheus, cluster, namespace):
     with cluster.api_client() as api_client:
-        # The admin impersonates a user with no role at all, so the API server answers 403.
+        # The admin impersonates a user with no role at all, so the API server returns 403.
         api_client.set_default_header("Impersonate-User", "canaryd-test-nobody")
         judgement = analyse(
             stopped_prometheus,
@@ -412,5 +412,5 @@ def test_forbidden_template_read_misconfigured(stopped_prometheus, cluster, name
     assert judgement.verdict is verdicts.Verdict.NO_DATA
     assert judgement.reason.startswith("analysis is misconfigured: ")
     assert "canaryd.io/cluster-metric-template names ClusterMetricTemplate http-slis" in judgement.reason
-    assert "forbids canaryd to get clustermetrictemplates (HTTP 403)" in judgement.reason
-    assert "grant get on clustermetrictemplates.canaryd.io" in judgement.reason
+    assert "403 Forbidden for get on clustermetrictemplates.canaryd.io" in judgement.reason
+    assert "grant that verb to the identity reading it" in judgement.reason
