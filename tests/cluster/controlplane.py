@@ -4,6 +4,8 @@ workloads, kube-controller-manager, kube-scheduler and kwok with one fake node.
 kwok plays the kubelet: it marks the fake node Ready and every pod bound to it Running and Ready, so a
 Deployment gets a ReplicaSet (controller-manager), its pods get a node (scheduler) and become Ready (kwok).
 No container ever runs. Everything listens on loopback ports chosen at start and stops with `stop()`.
+`restart_apiserver()` stops the kube-apiserver alone and starts it again on the same port, as a rolling
+control-plane upgrade does, while etcd and the other components keep running.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import pathlib
 import ssl
 import subprocess
 import time
+from collections.abc import Callable
 
 import kubernetes
 import yaml
@@ -64,6 +67,8 @@ class LocalControlPlane:
         self.workdir = workdir
         self.with_workloads = with_workloads
         self._processes: list[processes.ManagedProcess] = []
+        self._apiserver: processes.ManagedProcess | None = None
+        self._apiserver_is_ready: Callable[[], bool] = lambda: False
 
     def start(self) -> Connection:
         """Start every process in order, waiting for each to be ready; stop all again on any failure."""
@@ -78,6 +83,25 @@ class LocalControlPlane:
         for process in reversed(self._processes):
             process.stop()
         self._processes.clear()
+        self._apiserver = None
+
+    def restart_apiserver(self, *, down_seconds: float = 0.0) -> float:
+        """Stop kube-apiserver, wait `down_seconds`, start it again with the same flags, port and certificates,
+        and return once /readyz returns 200. Return the seconds from the stop to ready.
+
+        The stop is a SIGTERM, then a SIGKILL if the process is still there after the grace period of
+        `processes.STOP_GRACE_SECONDS`. kube-apiserver stops listening as soon as it gets the SIGTERM, so
+        clients see refused connections from then on, and then a server whose watch cache starts afresh.
+        etcd keeps running, so every object and resourceVersion survives.
+        """
+        if self._apiserver is None:
+            raise RuntimeError("restart_apiserver() needs a started control plane; call start() first")
+        stopped_at = time.monotonic()
+        self._apiserver.stop()
+        time.sleep(down_seconds)
+        self._apiserver.start()
+        self._wait_for_apiserver()
+        return time.monotonic() - stopped_at
 
     def _start(self) -> Connection:
         certificates = pki.create(folder=self.workdir / "pki")
@@ -141,9 +165,15 @@ class LocalControlPlane:
             "--profiling=false",
         ])
         context = client_tls_context(ca=certificates.ca, client=certificates.admin)
-        apiserver.wait_until(is_ready=lambda: processes.https_answers_ok(f"{server}/readyz", context=context),
-                             timeout=APISERVER_START_SECONDS, condition="/readyz returns 200")
+        self._apiserver = apiserver
+        self._apiserver_is_ready = lambda: processes.https_answers_ok(f"{server}/readyz", context=context)
+        self._wait_for_apiserver()
         return server
+
+    def _wait_for_apiserver(self) -> None:
+        assert self._apiserver is not None
+        self._apiserver.wait_until(is_ready=self._apiserver_is_ready, timeout=APISERVER_START_SECONDS,
+                                   condition="/readyz returns 200")
 
     def _start_controller_manager(self, *, certificates: pki.ControlPlanePki, server: str) -> None:
         kubeconfig = self._write_kubeconfig(name="controller-manager", server=server, ca=certificates.ca,

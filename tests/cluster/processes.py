@@ -4,6 +4,7 @@ polled until ready within a deadline, and stopped with SIGTERM then SIGKILL, eac
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import ctypes
 import os
@@ -21,6 +22,12 @@ STOP_GRACE_SECONDS = 10.0
 LOG_TAIL_LINES = 40
 # From <linux/prctl.h>.
 PR_SET_PDEATHSIG = 1
+
+
+# PR_SET_PDEATHSIG fires when the thread that forked the child ends, not the whole process. One thread that
+# lives as long as the test process forks every child, so a server started again from a short-lived
+# thread (a test that restarts the API server mid-rollout) does not die when that thread returns.
+_SPAWNER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="control-plane-spawner")
 
 
 class StartupError(RuntimeError):
@@ -54,10 +61,10 @@ class ManagedProcess:
     def start(self) -> None:
         with self.log_path.open("ab") as log:
             # A new session makes the process the leader of its own group, so stop() reaches its children.
-            self._process = subprocess.Popen(
-                self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            self._process = _SPAWNER.submit(
+                subprocess.Popen, self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True, preexec_fn=_die_with_parent,
-            )
+            ).result()
 
     def is_running(self) -> bool:
         return self._process is not None and self._process.poll() is None

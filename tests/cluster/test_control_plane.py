@@ -224,3 +224,23 @@ def test_fake_node_is_ready(workload_cluster, kube_api_client):
     ready = [condition.status for condition in node.status.conditions if condition.type == "Ready"]
 
     assert ready == ["True"]
+
+
+def test_restarted_api_server_serves_same_objects(dedicated_cluster):
+    with dedicated_cluster.connection.api_client() as api_client:
+        core = kubernetes.client.CoreV1Api(api_client)
+        core.create_namespace(kubernetes.client.V1Namespace(
+            metadata=kubernetes.client.V1ObjectMeta(name="restart")))
+        before = core.create_namespaced_config_map("restart", kubernetes.client.V1ConfigMap(
+            metadata=kubernetes.client.V1ObjectMeta(name="settings"), data={"weight": "5"}))
+
+        down_seconds = dedicated_cluster.plane.restart_apiserver(down_seconds=1.0)
+        # The same client, so the same port, CA and client certificate, reaches the new process.
+        after = core.read_namespaced_config_map("settings", "restart")
+        core.patch_namespaced_config_map("settings", "restart", {"data": {"weight": "50"}})
+        patched = core.read_namespaced_config_map("settings", "restart")
+
+    assert down_seconds >= 1.0
+    assert after.metadata.uid == before.metadata.uid
+    assert after.metadata.resource_version == before.metadata.resource_version, "etcd kept its data"
+    assert patched.data == {"weight": "50"}
