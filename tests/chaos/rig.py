@@ -47,6 +47,24 @@ def install_namespaced(api_client: kubernetes.client.ApiClient, *, namespace: st
     return core.create_namespaced_service_account_token("canaryd", namespace, request).status.token
 
 
+def direct_kubeconfig(*, admin_kubeconfig: pathlib.Path, token: str, namespace: str, path: pathlib.Path) -> pathlib.Path:
+    """Write a kubeconfig that reaches the API server of `admin_kubeconfig` directly, with a bearer token."""
+    cluster = yaml.safe_load(admin_kubeconfig.read_text())["clusters"][0]["cluster"]
+    document = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "direct", "cluster": cluster}],
+        "users": [{"name": "canaryd", "user": {"token": token}}],
+        "contexts": [
+            {"name": "direct", "context": {"cluster": "direct", "user": "canaryd", "namespace": namespace}}
+        ],
+        "current-context": "direct",
+    }
+    path.write_text(yaml.safe_dump(document))
+    path.chmod(0o600)
+    return path
+
+
 class Rig:
     """The fleet, the proxy and the controller replicas of one test."""
 
@@ -71,13 +89,17 @@ class Rig:
         replica.start()
         return replica
 
-    def ship(self, releases: list[fleet.Rollout], *, describe=lambda: "") -> None:
-        """Push each release and wait until it ends; releases of different Deployments run at once."""
+    def ship(self, releases: list[fleet.Rollout], *, describe=lambda: "", check=lambda: None) -> None:
+        """Push each release and wait until it ends. Releases of different Deployments run at once.
+
+        `check` is called on every poll, and raises to end the wait early when a fault injector failed.
+        """
         queues: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         for release in releases:
             queues[release.deployment].append(release)
         running: dict[str, tuple[fleet.Rollout, int, float]] = {}
         while queues or running:
+            check()
             for name in [name for name in queues if name not in running]:
                 release = queues[name].popleft()
                 if not queues[name]:
@@ -90,8 +112,16 @@ class Rig:
                 )
                 running[name] = (release, int(before.get("attempt", 0)), time.monotonic())
             for name, (release, attempt_before, started) in list(running.items()):
-                status = workloads.latest_status(self.api_client, namespace=self.namespace, deployment=name)
-                if int(status.get("attempt", 0)) > attempt_before and status.get("phase") in fleet.TERMINAL:
+                status = workloads.latest_status_or_none(
+                    self.api_client, namespace=self.namespace, deployment=name
+                )
+                # None while the API server restarts: the release still runs, and so does its deadline.
+                is_over = (
+                    status is not None
+                    and int(status.get("attempt", 0)) > attempt_before
+                    and status.get("phase") in fleet.TERMINAL
+                )
+                if is_over:
                     release.attempt = int(status["attempt"])
                     release.phase = status["phase"]
                     release.verdict = (status.get("steps") or [{}])[-1].get("verdict")

@@ -7,10 +7,13 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import kubernetes
+import urllib3
 
 from canaryd.controller import names
 
 T = TypeVar("T")
+# Statuses a restarting API server responds with (0: the client got no response at all).
+TRANSIENT_STATUSES = (0, 429, 500, 502, 503, 504)
 
 
 def deployment(
@@ -70,6 +73,20 @@ def latest_status(api_client: kubernetes.client.ApiClient, *, namespace: str, de
     """The status of the Deployment's latest CanaryRollout, or {} when it has none yet."""
     found = rollouts(api_client, namespace=namespace, deployment=deployment)
     return (found[-1].get("status") or {}) if found else {}
+
+
+def latest_status_or_none(
+    api_client: kubernetes.client.ApiClient, *, namespace: str, deployment: str
+) -> dict | None:
+    """Like `latest_status`, but None while the API server cannot be reached or is not ready yet."""
+    try:
+        return latest_status(api_client, namespace=namespace, deployment=deployment)
+    except kubernetes.client.ApiException as error:
+        if error.status in TRANSIENT_STATUSES:
+            return None
+        raise
+    except urllib3.exceptions.HTTPError:
+        return None
 
 
 def wait_for(
