@@ -168,7 +168,7 @@ class AnalysisSettings(pydantic.BaseModel):
     baseline: bool = pydantic.Field(
         default=False,
         description="Compare the canary with a fresh copy of the primary at the canary's size and weight "
-        "instead of with the primary's long-running pods.",
+        "instead of with the primary's long-running pods. Needs the gateway-api router.",
     )
 
     @pydantic.field_validator("baseline", mode="before")
@@ -271,6 +271,16 @@ def rollout_conflicts(spec: RolloutSpec) -> list[Conflict]:
                 message="with a baseline, which receives the same weight as the canary, "
                 f"every step must be at most {MAX_WEIGHT_WITH_BASELINE}; "
                 "lower the last step or turn the baseline off",
+            )
+        )
+    if spec.analysis.baseline and spec.router.kind is RouterKind.REPLICA_RATIO:
+        # The replica-ratio router sets the canary's share through its pod count next to the primary's,
+        # and has no way to give a baseline the same share.
+        found.append(
+            Conflict(
+                fields=(("analysis", "baseline"), ("router", "kind")),
+                message="a baseline needs the gateway-api router, because the replica-ratio router cannot "
+                "route to a baseline, so set the router to gateway-api or turn the baseline off",
             )
         )
     return found

@@ -95,7 +95,13 @@ friendly_inconclusive_ticks = strategies.builds(
 
 specs = strategies.builds(
     lambda steps, policy, baseline: make_spec(
-        steps=steps, inconclusive_policy=policy, baseline=baseline, analysis_window="2m", step_deadline="10m"
+        steps=steps,
+        inconclusive_policy=policy,
+        baseline=baseline,
+        analysis_window="2m",
+        step_deadline="10m",
+        router="gateway-api",  # the router that can route to a baseline
+        httproute="web",
     ),
     steps=strategies.sampled_from(["1,5", "3,7,33", "10,20,50", "49"]),
     policy=strategies.sampled_from(["rollback", "pause"]),

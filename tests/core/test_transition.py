@@ -693,7 +693,7 @@ def test_holding_posts_one_event():
 
 
 def test_baseline_gets_canary_weight_and_is_scaled_away():
-    world = World(spec=make_spec(steps="5,20", baseline="true"))
+    world = World(spec=make_spec(steps="5,20", baseline="true", router="gateway-api", httproute="web"))
     world.start_rollout()
     assert world.baseline is not None and world.baseline.replicas > 0
 

@@ -246,10 +246,22 @@ def test_all_problems_reported_together():
             id="two-templates",
         ),
         pytest.param(
-            {"baseline": "true", "steps": "10,60"},
+            {"baseline": "true", "steps": "10,60", "router": "gateway-api", "httproute": "web"},
             "canaryd.io/steps",
             ["canaryd.io/baseline"],
             id="baseline-above-half",
+        ),
+        pytest.param(
+            {"baseline": "true", "router": "replica-ratio"},
+            "canaryd.io/baseline",
+            ["canaryd.io/router"],
+            id="baseline-with-replica-ratio",
+        ),
+        pytest.param(
+            {"baseline": "true"},
+            "canaryd.io/baseline",
+            ["canaryd.io/router"],
+            id="baseline-with-default-router",
         ),
     ],
 )
@@ -259,6 +271,20 @@ def test_conflict_names_every_key_involved(annotations, key, others):
     assert problem.key == key
     for other in others:
         assert other in problem.message
+
+
+def test_baseline_with_gateway_api_is_valid():
+    parsed = parse(baseline="true", router="gateway-api", httproute="web")
+
+    assert parsed.analysis.baseline is True
+    assert parsed.router.kind is spec.RouterKind.GATEWAY_API
+
+
+def test_baseline_rejection_says_how_to_fix():
+    [problem] = problems_of({"canaryd.io/baseline": "true"})
+
+    assert problem.value == "true"
+    assert "set the router to gateway-api or turn the baseline off" in problem.message
 
 
 def test_several_conflicts_reported_together():

@@ -65,6 +65,12 @@ def test_settings_serialise_back_to_readable_values():
             {"analysis": {"deadline": "1m"}}, ("analysis",), "shorter than the analysis window", id="deadline"
         ),
         pytest.param({"router": {"kind": "gateway-api"}}, ("router",), "HTTPRoute", id="httproute"),
+        pytest.param(
+            {"analysis": {"baseline": True}, "router": {"kind": "replica-ratio"}},
+            (),
+            "the replica-ratio router cannot route to a baseline",
+            id="baseline-with-replica-ratio",
+        ),
     ],
 )
 def test_invalid_settings_name_the_field(data, location, fragment):
