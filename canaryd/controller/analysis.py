@@ -4,7 +4,8 @@ Layer 3 (engine). The window runs from the moment the router confirmed the first
 last whole interval Prometheus has surely scraped, so each step's judgement builds on the evidence of
 the steps before it (the judge's tests stay valid as the canary's share changes, see `canaryd.judge`).
 The canary arm is the user's Deployment (`web`) and the
-control arm the primary (`web-primary`); `canaryd.metrics.analysis.analyze` turns missing data and an
+control arm the primary (`web-primary`), or the baseline (`web-baseline`) when the rollout runs one;
+`canaryd.metrics.analysis.analyze` turns missing data and an
 unreachable Prometheus into a `no_data` judgement, so the step holds rather than passes.
 
 A rollout that names a MetricTemplate or ClusterMetricTemplate has it read from the API server at each
@@ -102,11 +103,11 @@ def analyse_step(
         workload=deployment,
         service=names.canary_service_name(deployment),
     )
+    control_name = (
+        names.baseline_name(deployment) if spec.analysis.baseline else names.primary_name(deployment)
+    )
     control = protocol.ArmTarget(
-        arm=observations.Arm.CONTROL,
-        namespace=namespace,
-        workload=names.primary_name(deployment),
-        service=names.primary_name(deployment),
+        arm=observations.Arm.CONTROL, namespace=namespace, workload=control_name, service=control_name
     )
     try:
         preset = _preset(

@@ -2,7 +2,8 @@
 
 Layer 3 (engine). For a user's Deployment `web`, canaryd owns `web-primary` (the Deployment serving
 the stable version), the Services `web-primary` and `web-canary`, an HPA copy `web-primary` when the
-user's Deployment is autoscaled, and the CanaryRollout records `web-<attempt>`.
+user's Deployment is autoscaled, and the CanaryRollout records `web-<attempt>`. With
+`canaryd.io/baseline: "true"` it also owns the baseline Deployment and Service `web-baseline`.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "canaryd"
 DEPLOYMENT_LABEL = "canaryd.io/deployment"  # on every object canaryd creates for a Deployment
 ATTEMPT_LABEL = "canaryd.io/attempt"  # on CanaryRollouts
-TRACK_LABEL = "canaryd.io/track"  # on the primary's pods, so its Service can tell them from the canary's
+TRACK_LABEL = "canaryd.io/track"  # on the primary's and baseline's pods, so each Service selects its own
 PRIMARY_TRACK = "primary"
+BASELINE_TRACK = "baseline"
 POD_TEMPLATE_HASH_LABEL = "pod-template-hash"  # set by the Deployment controller on each ReplicaSet's pods
 COMMAND_ANNOTATION = "canaryd.io/command"
 
@@ -33,6 +35,11 @@ def primary_name(deployment: str) -> str:
 
 def canary_service_name(deployment: str) -> str:
     return f"{deployment}-canary"
+
+
+def baseline_name(deployment: str) -> str:
+    """Name the baseline Deployment and its Service."""
+    return f"{deployment}-baseline"
 
 
 def rollout_name(deployment: str, attempt: int) -> str:

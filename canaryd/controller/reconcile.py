@@ -75,6 +75,7 @@ class Pass:
     now: datetime.datetime
     deployment: dict[str, Any] | None = None  # deep copy of the cached user Deployment
     primary: dict[str, Any] | None = None  # the live primary Deployment, None before the bootstrap
+    baseline: dict[str, Any] | None = None  # the baseline Deployment, None until a rollout with one starts
     rollout: dict[str, Any] | None = None  # the latest CanaryRollout, read from the API server
     spec: spec_settings.RolloutSpec | errors.SpecError | None = None
     router: router_protocol.Router | None = None  # None while the spec is invalid or the router is broken
@@ -110,6 +111,8 @@ def _run(env: Environment, current: Pass) -> None:
     # are safe to apply again, and the watch delivers the change within moments.
     primary = env.deployments.get(f"{current.namespace}/{names.primary_name(current.name)}")
     current.primary = copy.deepcopy(primary) if primary is not None else None
+    baseline = env.deployments.get(f"{current.namespace}/{names.baseline_name(current.name)}")
+    current.baseline = copy.deepcopy(baseline) if baseline is not None else None
     annotations_map = current.deployment["metadata"].get("annotations") or {}
     if not annotations.is_enabled(annotations_map):
         _disable(env, current)
@@ -257,9 +260,11 @@ def _observe(env: Environment, current: Pass, status: core.RolloutStatus) -> Non
             settings=env.analysis,
             template_reader=env.api,
         )
+    has_baseline = isinstance(current.spec, spec_settings.RolloutSpec) and current.spec.analysis.baseline
     current.observations = core.Observations(
         canary=canary,
         primary=workloads.workload_state(current.primary),
+        baseline=workloads.workload_state(current.baseline) if has_baseline else None,
         actual_weight=actual_weight,
         analysis=analysis,
     )
@@ -286,9 +291,13 @@ def _apply_actions(env: Environment, current: Pass) -> None:
         elif isinstance(action, core_actions.RestorePrimary):
             _restore_primary(env, current, action)
         elif isinstance(action, core_actions.ScaleBaseline):
-            # LIMITATION: the Kubernetes controller runs no baseline yet (goes away when a baseline
-            # Deployment and a third backendRef are managed); the canary is compared with the primary.
-            current.log.warning("baseline_skipped", replicas=action.replicas)
+            workloads.scale_baseline(
+                env.api,
+                deployment=current.deployment,
+                primary=current.primary,
+                baseline=current.baseline,
+                replicas=action.replicas,
+            )
 
 
 def _moves_traffic(action: core_actions.Action) -> bool:
@@ -312,7 +321,7 @@ def _set_weight(env: Environment, current: Pass, action: core_actions.SetWeight)
         raise router_protocol.RouterError(
             f"Deployment {current.namespace}/{current.name}: no working router to set weight {action.canary}"
         )
-    current.router.set_weight(weight=action.canary)
+    traffic.set_weight(current.router, canary=action.canary, baseline=action.baseline)
     achieved = traffic.achievable_weight(current.router, desired=action.canary, primary=current.primary)
     env.metrics.canary_weight.labels(namespace=current.namespace, rollout=current.name).set(achieved)
     if achieved != action.canary:
@@ -386,6 +395,15 @@ def _ensure_services(env: Environment, current: Pass) -> None:
         selector=workloads.canary_selector(deployment, pod_template_hash=template_hash),
         existing=get(canary_service),
     )
+    if isinstance(current.spec, spec_settings.RolloutSpec) and current.spec.analysis.baseline:
+        baseline_service = names.baseline_name(current.name)
+        workloads.ensure_service(
+            env.api,
+            deployment=deployment,
+            name=baseline_service,
+            selector=workloads.track_selector(deployment, track=names.BASELINE_TRACK),
+            existing=get(baseline_service),
+        )
 
 
 def _autoscaler(env: Environment, current: Pass) -> dict[str, Any] | None:
@@ -558,6 +576,7 @@ def _disable(env: Environment, current: Pass) -> None:
     _route_everything_to_deployment(env, current)
     env.api.delete(kube_api.HPAS, namespace=current.namespace, name=names.primary_name(current.name))
     env.api.delete(kube_api.DEPLOYMENTS, namespace=current.namespace, name=names.primary_name(current.name))
+    env.api.delete(kube_api.DEPLOYMENTS, namespace=current.namespace, name=names.baseline_name(current.name))
     _record_event(
         env,
         current,

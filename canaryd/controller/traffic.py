@@ -31,6 +31,7 @@ def build_router(
             route=spec.router.httproute or "",
             primary=spec.router.primary_backend_name(deployment=name),
             canary=spec.router.canary_backend_name(deployment=name),
+            baseline=names.baseline_name(name) if spec.analysis.baseline else None,
         )
     if kind is settings.RouterKind.REPLICA_RATIO:
         return replica_ratio.ReplicaRatioRouter(
@@ -40,6 +41,19 @@ def build_router(
         f"Deployment {namespace}/{name}: router {kind.value!r} (annotation canaryd.io/router) is not "
         f"available in the Kubernetes controller; known routers are {', '.join(KNOWN_ROUTERS)}"
     )
+
+
+def set_weight(router: protocol.Router, *, canary: int, baseline: int) -> None:
+    """Route `canary` percent to the canary, `baseline` to the baseline and the rest to the primary."""
+    if isinstance(router, gateway.GatewayRouter):
+        router.set_weight(weight=canary, baseline=baseline)
+        return
+    if baseline:
+        # The spec rejects a baseline with any other router, so only a bug in canaryd reaches this.
+        raise protocol.RouterError(
+            f"cannot set baseline weight {baseline}, because only the gateway-api router routes to a baseline"
+        )
+    router.set_weight(weight=canary)
 
 
 def achievable_weight(router: protocol.Router, *, desired: int, primary: dict[str, Any] | None) -> int:

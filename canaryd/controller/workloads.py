@@ -8,6 +8,10 @@ extra pod label (`canaryd.io/track: primary`), and two Services:
 - `web-canary` selects the user's selector plus the `pod-template-hash` of `web`'s current ReplicaSet:
   the canary's pods only, since the primary's pods have a different template and so a different hash.
 
+With a baseline, canaryd also owns `web-baseline`. That Deployment runs the primary's pod template with
+the pod label `canaryd.io/track: baseline` and is created at the start of a rollout. The Service of the
+same name selects the user's selector plus that label.
+
 The user's own Service (if any) keeps selecting both, which is what the replica-ratio router relies on.
 """
 
@@ -56,8 +60,13 @@ def primary_template(deployment: dict[str, Any]) -> dict[str, Any]:
 
 
 def primary_selector(deployment: dict[str, Any]) -> dict[str, str]:
+    return track_selector(deployment, track=names.PRIMARY_TRACK)
+
+
+def track_selector(deployment: dict[str, Any], *, track: str) -> dict[str, str]:
+    """Build the user's selector narrowed to the pods of one of canaryd's Deployments by their track label."""
     match = dict(deployment["spec"]["selector"].get("matchLabels") or {})
-    match[names.TRACK_LABEL] = names.PRIMARY_TRACK
+    match[names.TRACK_LABEL] = track
     return match
 
 
@@ -124,6 +133,84 @@ def scale(api: kube_api.Api, *, namespace: str, name: str, replicas: int) -> Non
         namespace=namespace,
         name=name,
         body={"spec": {"replicas": replicas}},
+        field_manager=names.FIELD_MANAGER,
+    )
+
+
+# The baseline.
+
+
+def baseline_template(primary: dict[str, Any]) -> dict[str, Any]:
+    template = copy.deepcopy(primary["spec"]["template"])
+    labels = template.setdefault("metadata", {}).setdefault("labels", {})
+    labels[names.TRACK_LABEL] = names.BASELINE_TRACK
+    return template
+
+
+def baseline_body(deployment: dict[str, Any], *, primary: dict[str, Any], replicas: int) -> dict[str, Any]:
+    """Build the baseline Deployment: the primary's spec and pod template, its own selector and pod label."""
+    name = deployment["metadata"]["name"]
+    spec = copy.deepcopy(primary["spec"])
+    spec["selector"] = {"matchLabels": track_selector(deployment, track=names.BASELINE_TRACK)}
+    spec["template"] = baseline_template(primary)
+    spec["replicas"] = replicas
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": names.baseline_name(name),
+            "namespace": deployment["metadata"]["namespace"],
+            "labels": {**(deployment["metadata"].get("labels") or {}), **names.owned_labels(name)},
+            "ownerReferences": [names.owner_reference(deployment)],
+        },
+        "spec": spec,
+    }
+
+
+def scale_baseline(
+    api: kube_api.Api,
+    *,
+    deployment: dict[str, Any],
+    primary: dict[str, Any] | None,
+    baseline: dict[str, Any] | None,
+    replicas: int,
+) -> None:
+    """Run `replicas` baseline pods of the primary's current template. Scaling to zero keeps the template.
+
+    The baseline is created on its first scale-up, and every later scale-up gives it the primary's
+    template again, because the primary may have been promoted to a new revision since the last rollout.
+    """
+    namespace = deployment["metadata"]["namespace"]
+    name = names.baseline_name(deployment["metadata"]["name"])
+    if replicas == 0:
+        if baseline is not None:
+            scale(api, namespace=namespace, name=name, replicas=0)
+        return
+    if primary is None:
+        raise ValueError(
+            f"Deployment {namespace}/{deployment['metadata']['name']}: the baseline {name} copies the "
+            f"primary's pod template, but {names.primary_name(deployment['metadata']['name'])} does not exist"
+        )
+
+    if baseline is None:
+        body = baseline_body(deployment, primary=primary, replicas=replicas)
+        try:
+            api.create(kube_api.DEPLOYMENTS, namespace=namespace, body=body)
+            return
+        except kube_api.ApiException as error:
+            # The cache had not yet shown a baseline that an earlier pass created.
+            if not kube_api.is_conflict(error):
+                raise
+    patch = [
+        {"op": "replace", "path": "/spec/template", "value": baseline_template(primary)},
+        {"op": "add", "path": "/spec/replicas", "value": replicas},
+    ]
+    api.patch(
+        kube_api.DEPLOYMENTS,
+        namespace=namespace,
+        name=name,
+        body=patch,
+        content_type=kube_api.JSON_PATCH,
         field_manager=names.FIELD_MANAGER,
     )
 

@@ -197,6 +197,10 @@ class PodTraffic:
         self._server.shutdown()
         self._server.server_close()
 
+    def add_backend(self, service: str) -> None:
+        """Also send traffic to `service` whenever the route gives it a weight, such as a baseline's."""
+        self.backends = (*self.backends, service)
+
     def _weights(self) -> dict[str, int]:
         if self.route is None:
             return {self.backends[0]: 100}
