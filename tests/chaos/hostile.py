@@ -249,4 +249,7 @@ def _expected_conflicts(meanings: dict[str, object]) -> frozenset[str]:
         found.add(PREFIX + chosen[0])
     if meanings.get("router") == "gateway-api" and "httproute" not in meanings:
         found.add(PREFIX + "httproute")
+    # Only the gateway-api router can route to a baseline; replica-ratio is the default router.
+    if meanings.get("baseline", False) is True and meanings.get("router", "replica-ratio") == "replica-ratio":
+        found.add(PREFIX + "baseline")
     return frozenset(found)
