@@ -61,9 +61,9 @@ def canaryd_installation(e2e_cluster: controlplane.Connection) -> install.Instal
         raise
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def e2e_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[prometheus.PrometheusServer]:
-    """A real Prometheus on 127.0.0.1 for the whole session. Each rollout test points it at its traffic."""
+    """A real Prometheus on 127.0.0.1 for the e2e suite. Each rollout test points it at its traffic."""
     with prometheus.harness(tmp_path_factory.mktemp("prometheus")) as harness:
         yield harness.start_prometheus(targets=[])
 
@@ -75,12 +75,13 @@ class Controller:
     log: providers.ControllerLog
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def canaryd_controller(e2e_provider: providers.Provider, e2e_cluster: controlplane.Connection,
                        canaryd_installation: install.Installation,
                        e2e_prometheus: prometheus.PrometheusServer,
                        tmp_path_factory: pytest.TempPathFactory) -> Iterator[Controller]:
-    """The installation, with its controller running for the rest of the session."""
+    """The installation, with its controller running until the e2e suite ends, so that it reconciles no
+    namespace of the tests that run after it."""
     workdir: pathlib.Path = tmp_path_factory.mktemp("canaryd")
     with e2e_provider.run_controller(e2e_cluster, canaryd_installation, workdir,
                                      prometheus_url=e2e_prometheus.url) as log:
