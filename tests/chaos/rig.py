@@ -47,7 +47,9 @@ def install_namespaced(api_client: kubernetes.client.ApiClient, *, namespace: st
     return core.create_namespaced_service_account_token("canaryd", namespace, request).status.token
 
 
-def direct_kubeconfig(*, admin_kubeconfig: pathlib.Path, token: str, namespace: str, path: pathlib.Path) -> pathlib.Path:
+def direct_kubeconfig(
+    *, admin_kubeconfig: pathlib.Path, token: str, namespace: str, path: pathlib.Path
+) -> pathlib.Path:
     """Write a kubeconfig that reaches the API server of `admin_kubeconfig` directly, with a bearer token."""
     cluster = yaml.safe_load(admin_kubeconfig.read_text())["clusters"][0]["cluster"]
     document = {
@@ -164,7 +166,7 @@ def metrics_fleet(*, workdir: pathlib.Path, namespace: str, count: int, bad_ever
             metrics, max_seconds=SERVICE_SECONDS, namespace=namespace, workload="bad", error_ratio=0.5
         )
         deployments = fleet.Fleet(namespace=namespace, count=count, good=good, bad=bad, bad_every=bad_every)
-        server = metrics.start_prometheus(targets=deployments.targets())
+        server = metrics.start_prometheus(targets=deployments.targets(), max_seconds=SERVICE_SECONDS)
         load = harness.LoadDriver(apps=[good, bad], rate_per_second=25.0, max_seconds=SERVICE_SECONDS)
         metrics._drivers.append(load)
         load.start()

@@ -86,7 +86,7 @@ def test_killed_controller_finishes_every_rollout(
             namespace=namespace, count=FLEET_SIZE[scale.current().name], good=good, bad=bad
         )
         releases = deployments.plan(random.Random(scale.seed()), count=scale.current().restart_rollouts)
-        server = metrics.start_prometheus(targets=deployments.targets())
+        server = metrics.start_prometheus(targets=deployments.targets(), max_seconds=TEST_SECONDS)
         # The harness's load stops after 2 minutes; this one lasts the whole test, and the harness stops it.
         load = harness.LoadDriver(apps=[good, bad], rate_per_second=25.0, max_seconds=TEST_SECONDS)
         metrics._drivers.append(load)

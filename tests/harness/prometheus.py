@@ -409,11 +409,16 @@ class Harness:
         targets: list[ScrapeTarget] | None = None,
         web_config: Mapping[str, object] | None = None,
         client_options: Mapping[str, object] | None = None,
+        max_seconds: float = 900.0,
     ) -> PrometheusServer:
-        """Start Prometheus scraping `targets` (default: every app started so far) and wait for them."""
+        """Start Prometheus scraping `targets` (default: every app started so far) and wait for them.
+
+        The server exits by itself after `max_seconds`; a test that runs longer must raise it.
+        """
         chosen = targets if targets is not None else [app.target for app in self.apps]
         self.prometheus = PrometheusServer(
-            workdir=self.workdir, targets=chosen, web_config=web_config, client_options=client_options
+            workdir=self.workdir, targets=chosen, web_config=web_config, client_options=client_options,
+            max_seconds=max_seconds,
         )
         self.prometheus.start()
         if chosen:
