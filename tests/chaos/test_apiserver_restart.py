@@ -50,10 +50,17 @@ class Restart:
 
 
 class Restarter:
-    """Restarts the API server once, as soon as every Deployment's rollout is analysing at the step weight."""
+    """A thread that restarts the API server once every rollout is analysing at the step weight."""
 
-    def __init__(self, *, cluster: plugin.DedicatedCluster, api_client, fleet_under_test: fleet.Fleet,
-                 daemon: controller.ControllerProcess, rng: random.Random) -> None:
+    def __init__(
+        self,
+        *,
+        cluster: plugin.DedicatedCluster,
+        api_client,
+        fleet_under_test: fleet.Fleet,
+        daemon: controller.ControllerProcess,
+        rng: random.Random,
+    ) -> None:
         self.cluster = cluster
         self.api_client = api_client
         self.fleet = fleet_under_test
@@ -77,21 +84,26 @@ class Restarter:
 
     def _run(self) -> None:
         try:
-            workloads.wait_for(self._is_mid_rollout, timeout=MID_ROLLOUT_SECONDS,
-                               message="every rollout analysing at the step weight")
+            workloads.wait_for(
+                self._is_mid_rollout,
+                timeout=MID_ROLLOUT_SECONDS,
+                message="every rollout analysing at the step weight",
+            )
             # A seeded moment within the analysis, so the restart lands at a different point each round.
             time.sleep(self.rng.uniform(0.0, 4.0))
             requests_before, errors_before = controller_api_counts(self.daemon)
             down = self.cluster.plane.restart_apiserver(down_seconds=self.rng.uniform(2.0, 6.0))
-            self.restart = Restart(down_seconds=down, requests_before=requests_before,
-                                   errors_before=errors_before)
+            self.restart = Restart(
+                down_seconds=down, requests_before=requests_before, errors_before=errors_before
+            )
         except BaseException as error:  # noqa: BLE001 - reported by the test thread
             self.error = error
 
     def _is_mid_rollout(self) -> bool:
         for name in self.fleet.names:
-            status = workloads.latest_status_or_none(self.api_client, namespace=self.fleet.namespace,
-                                                     deployment=name)
+            status = workloads.latest_status_or_none(
+                self.api_client, namespace=self.fleet.namespace, deployment=name
+            )
             if not status or status.get("phase") not in ("Progressing", "Holding"):
                 return False
             if status.get("desiredWeight") != STEP_WEIGHT:
@@ -124,18 +136,26 @@ def test_apiserver_restart_loses_no_transition(
     restarts: list[Restart] = []
     after_restarts: list[tuple[collections.Counter, float]] = []
 
-    with connection.api_client() as api_client, plugin.fresh_namespace(
-        api_client, test_name="apiserver-restart", wait_for_service_account=True
-    ) as namespace:
+    with (
+        connection.api_client() as api_client,
+        plugin.fresh_namespace(
+            api_client, test_name="apiserver-restart", wait_for_service_account=True
+        ) as namespace,
+    ):
         token = rig.install_namespaced(api_client, namespace=namespace)
-        kubeconfig = rig.direct_kubeconfig(admin_kubeconfig=connection.kubeconfig, token=token,
-                                           namespace=namespace, path=tmp_path / "canaryd.kubeconfig")
+        kubeconfig = rig.direct_kubeconfig(
+            admin_kubeconfig=connection.kubeconfig,
+            token=token,
+            namespace=namespace,
+            path=tmp_path / "canaryd.kubeconfig",
+        )
         with rig.metrics_fleet(workdir=tmp_path / "metrics", namespace=namespace, count=2, bad_every=2) as (
             deployments,
             server,
         ):
-            setup = rig.Rig(api_client=api_client, namespace=namespace, deployments=deployments,
-                            prometheus_url=server.url)
+            setup = rig.Rig(
+                api_client=api_client, namespace=namespace, deployments=deployments, prometheus_url=server.url
+            )
             deployments.create(api_client)
             daemon = controller.ControllerProcess(
                 kubeconfig=kubeconfig, workdir=tmp_path, prometheus_url=server.url, lease_namespace=namespace,
@@ -146,19 +166,29 @@ def test_apiserver_restart_loses_no_transition(
                 daemon.wait_ready()
                 deployments.wait_bootstrapped(api_client, timeout=90, describe=daemon.log_tail)
                 releases = deployments.plan(rng, count=rounds * len(deployments.names))
-                observer = fleet.Observer(api_client=api_client, fleet=deployments, steps=(STEP_WEIGHT,),
-                                          grace_seconds=UNOWNED_GRACE_SECONDS)
+                observer = fleet.Observer(
+                    api_client=api_client,
+                    fleet=deployments,
+                    steps=(STEP_WEIGHT,),
+                    grace_seconds=UNOWNED_GRACE_SECONDS,
+                )
                 observer.bad_images.update(release.image for release in releases if release.is_bad)
                 started = time.monotonic()
                 with observer:
                     for index in range(rounds):
-                        batch = releases[index * len(deployments.names):(index + 1) * len(deployments.names)]
+                        batch = releases[
+                            index * len(deployments.names) : (index + 1) * len(deployments.names)
+                        ]
                         if index == rounds - 1:
                             setup.ship(batch, describe=daemon.log_tail)
                             continue
-                        with Restarter(cluster=dedicated_cluster, api_client=api_client,
-                                       fleet_under_test=deployments, daemon=daemon,
-                                       rng=rng) as restarter:
+                        with Restarter(
+                            cluster=dedicated_cluster,
+                            api_client=api_client,
+                            fleet_under_test=deployments,
+                            daemon=daemon,
+                            rng=rng,
+                        ) as restarter:
                             setup.ship(batch, describe=daemon.log_tail, check=restarter.raise_error)
                         restarter.raise_error()
                         assert restarter.restart is not None, "the API server was not restarted"
@@ -174,17 +204,24 @@ def test_apiserver_restart_loses_no_transition(
             finally:
                 daemon.stop()
 
-    tally = collections.Counter(f"{'bad' if release.is_bad else 'good'} {release.phase}" for release in releases)
+    tally = collections.Counter(
+        f"{'bad' if release.is_bad else 'good'} {release.phase}" for release in releases
+    )
     print(
         f"apiserver restarts: {len(restarts)} restarts, down {[f'{r.down_seconds:.1f}s' for r in restarts]}, "
         f"{len(releases)} releases in {elapsed:.0f}s, tally {dict(tally)}, observer polls {observer.polls}, "
         f"longest unowned canary {observer.longest_unowned:.1f}s"
     )
     for restart, (requests_after, errors_after) in zip(restarts, after_restarts, strict=True):
-        grown = {key: requests_after[key] - restart.requests_before[key] for key in requests_after
-                 if key[0] in ("LIST", "WATCH")}
-        print(f"  after a restart: failed requests +{errors_after - restart.errors_before:g}, lists and "
-              f"watches {dict(sorted((f'{verb} {resource}', count) for (verb, resource), count in grown.items()))}")
+        grown = {
+            f"{verb} {resource}": requests_after[(verb, resource)] - restart.requests_before[(verb, resource)]
+            for verb, resource in sorted(requests_after)
+            if verb in ("LIST", "WATCH")
+        }
+        print(
+            f"  after a restart: failed requests +{errors_after - restart.errors_before:g}, "
+            f"lists and watches {grown}"
+        )
 
     # Outcomes: a bad canary never succeeds, and a good one is never judged a failure.
     for release in releases:
@@ -216,4 +253,6 @@ def test_apiserver_restart_loses_no_transition(
         watched = [resource for (verb, resource) in restart.requests_before if verb == "WATCH"]
         assert watched, restart.requests_before
         for resource in watched:
-            assert requests_after[("WATCH", resource)] > restart.requests_before[("WATCH", resource)], resource
+            assert requests_after[("WATCH", resource)] > restart.requests_before[("WATCH", resource)], (
+                resource
+            )
