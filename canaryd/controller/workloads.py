@@ -81,13 +81,19 @@ def primary_body(deployment: dict[str, Any], *, replicas: int | None) -> dict[st
         spec.pop("replicas", None)
     else:
         spec["replicas"] = replicas
+    return _owned_deployment(deployment, name=names.primary_name(name), spec=spec)
+
+
+def _owned_deployment(deployment: dict[str, Any], *, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """Wrap `spec` in a Deployment named `name`, labelled as canaryd's and owned by the user's Deployment."""
+    owner = deployment["metadata"]["name"]
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {
-            "name": names.primary_name(name),
+            "name": name,
             "namespace": deployment["metadata"]["namespace"],
-            "labels": {**(deployment["metadata"].get("labels") or {}), **names.owned_labels(name)},
+            "labels": {**(deployment["metadata"].get("labels") or {}), **names.owned_labels(owner)},
             "ownerReferences": [names.owner_reference(deployment)],
         },
         "spec": spec,
@@ -154,17 +160,7 @@ def baseline_body(deployment: dict[str, Any], *, primary: dict[str, Any], replic
     spec["selector"] = {"matchLabels": track_selector(deployment, track=names.BASELINE_TRACK)}
     spec["template"] = baseline_template(primary)
     spec["replicas"] = replicas
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {
-            "name": names.baseline_name(name),
-            "namespace": deployment["metadata"]["namespace"],
-            "labels": {**(deployment["metadata"].get("labels") or {}), **names.owned_labels(name)},
-            "ownerReferences": [names.owner_reference(deployment)],
-        },
-        "spec": spec,
-    }
+    return _owned_deployment(deployment, name=names.baseline_name(name), spec=spec)
 
 
 def scale_baseline(
