@@ -102,7 +102,8 @@ def dedicated_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dedi
 
 
 @contextlib.contextmanager
-def _started(plane: controlplane.LocalControlPlane, found: assets.Assets) -> Iterator[controlplane.Connection]:
+def _started(plane: controlplane.LocalControlPlane,
+             found: assets.Assets) -> Iterator[controlplane.Connection]:
     """Start `plane`, install the test CRDs, and stop it on exit."""
     connection = plane.start()
     try:
