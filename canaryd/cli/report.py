@@ -9,6 +9,7 @@ import pathlib
 
 import click
 
+from canaryd.cli import output
 from canaryd.report import html, sources
 from canaryd.standalone import outputs
 from canaryd.standalone import record as rollout_record
@@ -57,6 +58,9 @@ def report(source: pathlib.Path, destination: pathlib.Path | None) -> None:
     destination = destination or source.with_suffix(".html")
     try:
         written = write_report(source=source, destination=destination, option="--output")
-    except (sources.SourceError, outputs.OutputPathError) as error:
+    except sources.SourceError as error:
+        # The SOURCE argument names a file of the wrong kind: a usage error, not a failure of canaryd.
+        raise output.CliError(str(error), exit_code=output.ExitCode.USAGE) from error
+    except outputs.OutputPathError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"report written to {written}")

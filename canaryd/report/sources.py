@@ -62,9 +62,10 @@ def load(path: pathlib.Path) -> rollout_record.RolloutRecord:
             return rollout_record.RolloutRecord.model_validate_json(json.dumps(document))
         except pydantic.ValidationError as error:
             raise SourceError(f"{path} is not a valid canaryd record: {error}") from error
+    kind = document.get("kind")
     raise SourceError(
         f"{path} is neither a canaryd record (written by `canaryd run --standalone` or `canaryd demo`) "
-        f"nor a CanaryRollout object (kind: {document.get('kind')!r}); export one with "
+        f"nor a CanaryRollout object (kind: {'missing' if kind is None else repr(kind)}); export one with "
         f"`kubectl get canaryrollout NAME -o yaml`"
     )
 

@@ -38,8 +38,19 @@ def test_report_command_rejects_other_files(tmp_path):
 
     result = testing.CliRunner().invoke(main.cli, ["report", str(source)])
 
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "neither a canaryd record" in result.output
+    assert "(kind: 'ConfigMap')" in result.output
+
+
+def test_report_command_names_missing_kind(tmp_path):
+    source = tmp_path / "other.json"
+    source.write_text('{"a": 1}\n')
+
+    result = testing.CliRunner().invoke(main.cli, ["report", str(source)])
+
+    assert result.exit_code == 2
+    assert "(kind: missing)" in result.output
 
 
 def test_report_command_names_unwritable_output(tmp_path):
