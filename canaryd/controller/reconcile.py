@@ -347,8 +347,8 @@ def _copy_template_to_primary(
     hpa = _autoscaler(env, current)
     # The primary starts at the Deployment's current size (an autoscaler's choice, when it has one) and
     # canaryd never sets its replicas again: only the template is copied on promotion.
-    # NOTE: after a rollback the Deployment is scaled to zero, so a primary re-created then starts with
-    # one replica unless an autoscaler scales it.
+    # LIMITATION: after a rollback the Deployment is scaled to zero, so a primary re-created then starts
+    # with one replica unless an autoscaler scales it (goes away when the attempt records the size).
     replicas = max(1, int(deployment["spec"].get("replicas", 1)))
     workloads.copy_template_to_primary(
         env.api, deployment=deployment, primary=current.primary, replicas=replicas

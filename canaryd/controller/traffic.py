@@ -82,6 +82,9 @@ def read_weight(
     desired weight is confirmed, and the status records the share actually routed.
     """
     routed = router.current_weight()
+    # LIMITATION: the split is planned from the primary's desired replicas but `routed` counts Ready ones,
+    # so a primary pod that stays unready holds the step until its deadline (goes away when the
+    # confirmation accepts a primary short of Ready pods).
     if isinstance(router, replica_ratio.ReplicaRatioRouter) and primary is not None:
         primary_replicas = int(primary.get("spec", {}).get("replicas", 1))
         split = replica_ratio.achievable_split(primary_replicas=primary_replicas, weight=desired)
