@@ -39,6 +39,10 @@ def rollback_cause(current: rollout_status.RolloutStatus) -> str | None:
     return f"{where} did not pass before its deadline (latest verdict: {latest}): {record.judgement.reason}"
 
 
+# The latency SLI is a share of requests, which its bare name does not say.
+_METRIC_LABELS = {"latency": "latency (share of requests slower than the bound taken from the control)"}
+
+
 def metric_evidence(result: verdicts.MetricResult) -> str:
     """Describe one SLI's failure: both arms' values, the effect against the tolerance, the samples."""
     canary = format_ratio(result.canary_value)
@@ -48,7 +52,8 @@ def metric_evidence(result: verdicts.MetricResult) -> str:
     canary_samples = format_count(result.canary_samples)
     control_samples = format_count(result.control_samples)
     return (
-        f"{result.metric} {canary} on the canary vs {control} on the control, effect {effect} beyond the "
+        f"{_METRIC_LABELS.get(result.metric, result.metric)} {canary} on the canary vs {control} on the "
+        f"control, effect {effect} beyond the "
         f"tolerance of {tolerance}, over {canary_samples} canary and {control_samples} control requests"
     )
 
