@@ -160,7 +160,8 @@ def analyze(
       canaryd analyze web -n shop --from now-1d --to now-23h -f deploy/web.yaml
     """
     # Log lines go to standard error, so that standard output holds only the result (JSON for scripts).
-    observability_logging.configure(log_format=observability_logging.LogFormat.CONSOLE, level="warning")
+    # Warnings such as a query without series repeat what the verdict and its reason already say.
+    observability_logging.configure(log_format=observability_logging.LogFormat.CONSOLE, level="error")
     # urllib3 logs a warning per retry with its internal repr; the error message below says it once.
     logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
     now = datetime.datetime.now(datetime.UTC)
