@@ -160,7 +160,7 @@ def analyze(
       canaryd analyze web -n shop --from now-1d --to now-23h -f deploy/web.yaml
     """
     # Log lines go to standard error, so that standard output holds only the result (JSON for scripts).
-    # Warnings such as a query without series repeat what the verdict and its reason already say.
+    # Warnings such as a query without series repeat what the verdict and its reason already report.
     observability_logging.configure(log_format=observability_logging.LogFormat.CONSOLE, level="error")
     # urllib3 logs a warning per retry with its internal repr; the error message below says it once.
     logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
@@ -557,7 +557,7 @@ def _first_decision(
             source=source, preset=preset, canary=canary, control=control, window=window
         )
     except outcomes.MetricsOutcome as error:
-        # The verdict stands: it came from the first read. Only the moment it was reached is unknown.
+        # The verdict is kept because it came from the first read. Only the moment it was reached is unknown.
         click.echo(
             f"warning: the time of the first {verdict} look is unknown: reading Prometheus "
             f"again failed: {error}",

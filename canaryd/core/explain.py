@@ -39,7 +39,7 @@ def rollback_cause(current: rollout_status.RolloutStatus) -> str | None:
     return f"{where} did not pass before its deadline (latest verdict: {latest}): {record.judgement.reason}"
 
 
-# The latency SLI is a share of requests, which its bare name does not say.
+# The latency SLI is a share of requests, which its bare name does not tell.
 _METRIC_LABELS = {"latency": "latency (share of requests slower than the bound taken from the control)"}
 
 
