@@ -67,8 +67,8 @@ def test_clean_canary_promotes_after_every_window(step_advance):
 
 
 def test_evidence_carries_over_to_later_steps():
-    # 50 clean requests per interval need about 20 intervals after the warm-up for a first pass; the
-    # later steps then pass as soon as their own window is in, on the evidence gathered before them.
+    # 50 clean requests per interval need about 20 intervals after the warm-up for a first pass. The
+    # later steps then pass as soon as their own window is in, because the evidence carries over.
     decided = replay(spec_settings.StepAdvance.EVIDENCE, steady_counts(canary_requests=50.0))
     first_pass = int(judges.canaryd_settings().warmup_seconds / simulator.SCRAPE_SECONDS) + 20
     later_steps = len(simulator.STEP_WEIGHTS) - 1
