@@ -88,13 +88,16 @@ class ProgressView:
         if self.live is not None:
             self.live.update(self._render())
             return
-        line = (
-            f"step {step + 1}/{len(self.steps)} weight {weight} {row.get('verdict') or '-'}: {status.message}"
-        )
+        # Most status messages already start with the step ("step 1/3: ..."), which is then not repeated.
+        where = "" if status.message.startswith("step ") else f"step {step + 1}/{len(self.steps)} "
+        line = f"{where}weight {weight} {row.get('verdict') or '-'}: {status.message}"
         if line != self.last_line:
+            # One line per change, never wrapped, so that a log or a pipe keeps each line whole.
             self.console.print(
-                f"{line} (requests canary {report.canary_requests}, primary {report.primary_requests})",
+                f"{line} (HAProxy requests since the weight was set: canary {report.canary_requests}, "
+                f"primary {report.primary_requests})",
                 highlight=False,
+                soft_wrap=True,
             )
             self.last_line = line
 
@@ -153,6 +156,7 @@ def print_summary(
             f"  step {step.step} at {step.weight}%: {step.verdict}, HAProxy sent "
             f"{step.canary_requests} requests to v2 and {step.primary_requests} to v1 (canary share {share})",
             highlight=False,
+            soft_wrap=True,
         )
     report = report_path or "not written"
     record = record_path or "not written"
