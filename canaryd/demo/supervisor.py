@@ -181,8 +181,12 @@ class Supervisor:
             _signal_group(process.pid, signal.SIGKILL)
             process.popen.wait(timeout=grace)
         # Children the leader forked may outlive it; the group signal above reached them too, and
-        # SIGKILL now ends any that ignored SIGTERM.
+        # SIGKILL now ends any that ignored SIGTERM. A killed process takes a moment to exit, so the
+        # group is watched until none of it runs.
         _signal_group(process.pid, signal.SIGKILL)
+        deadline = time.monotonic() + grace
+        while is_process_group_alive(process.pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
 
     def stop_all(self) -> None:
         """Stop every process started, newest first; safe to call more than once."""
