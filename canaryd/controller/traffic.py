@@ -82,8 +82,8 @@ def read_weight(
     desired weight is confirmed, and the status records the share actually routed.
     """
     routed = router.current_weight()
-    # LIMITATION: the split is planned from the primary's desired replicas but `routed` counts Ready ones,
-    # so a primary pod that stays unready keeps the step waiting until its deadline (goes away when the
+    # LIMITATION: the split is planned from the primary's desired replicas, but `routed` counts Ready ones.
+    # A primary pod that stays unready keeps the step waiting until its deadline (goes away when the
     # confirmation accepts a primary short of Ready pods).
     if isinstance(router, replica_ratio.ReplicaRatioRouter) and primary is not None:
         primary_replicas = int(primary.get("spec", {}).get("replicas", 1))

@@ -53,10 +53,29 @@ def workload_state(deployment: dict[str, Any] | None) -> observed.WorkloadState 
 
 
 def primary_template(deployment: dict[str, Any]) -> dict[str, Any]:
-    template = copy.deepcopy(deployment["spec"]["template"])
-    labels = template.setdefault("metadata", {}).setdefault("labels", {})
-    labels[names.TRACK_LABEL] = names.PRIMARY_TRACK
-    return template
+    return _tracked_template(deployment["spec"]["template"], track=names.PRIMARY_TRACK)
+
+
+def _tracked_template(template: dict[str, Any], *, track: str) -> dict[str, Any]:
+    """Copy a pod template with canaryd's track label set to `track`."""
+    tracked = copy.deepcopy(template)
+    labels = tracked.setdefault("metadata", {}).setdefault("labels", {})
+    labels[names.TRACK_LABEL] = track
+    return tracked
+
+
+def _create_unless_present(api: kube_api.Api, *, namespace: str, body: dict[str, Any]) -> bool:
+    """Create the Deployment `body`; return False when it exists already.
+
+    It exists when an earlier pass created it and the cache had not shown it yet.
+    """
+    try:
+        api.create(kube_api.DEPLOYMENTS, namespace=namespace, body=body)
+    except kube_api.ApiException as error:
+        if not kube_api.is_conflict(error):
+            raise
+        return False
+    return True
 
 
 def primary_selector(deployment: dict[str, Any]) -> dict[str, str]:
@@ -107,14 +126,9 @@ def copy_template_to_primary(
     namespace = deployment["metadata"]["namespace"]
     if primary is None:
         body = primary_body(deployment, replicas=replicas)
-        try:
-            api.create(kube_api.DEPLOYMENTS, namespace=namespace, body=body)
+        if _create_unless_present(api, namespace=namespace, body=body):
             return
-        except kube_api.ApiException as error:
-            # The cache had not yet shown a primary that an earlier pass created.
-            if not kube_api.is_conflict(error):
-                raise
-            primary = api.get(kube_api.DEPLOYMENTS, namespace=namespace, name=body["metadata"]["name"])
+        primary = api.get(kube_api.DEPLOYMENTS, namespace=namespace, name=body["metadata"]["name"])
     set_primary_template(api, primary=primary, template=primary_template(deployment))
 
 
@@ -147,10 +161,7 @@ def scale(api: kube_api.Api, *, namespace: str, name: str, replicas: int) -> Non
 
 
 def baseline_template(primary: dict[str, Any]) -> dict[str, Any]:
-    template = copy.deepcopy(primary["spec"]["template"])
-    labels = template.setdefault("metadata", {}).setdefault("labels", {})
-    labels[names.TRACK_LABEL] = names.BASELINE_TRACK
-    return template
+    return _tracked_template(primary["spec"]["template"], track=names.BASELINE_TRACK)
 
 
 def baseline_body(deployment: dict[str, Any], *, primary: dict[str, Any], replicas: int) -> dict[str, Any]:
@@ -190,13 +201,8 @@ def scale_baseline(
 
     if baseline is None:
         body = baseline_body(deployment, primary=primary, replicas=replicas)
-        try:
-            api.create(kube_api.DEPLOYMENTS, namespace=namespace, body=body)
+        if _create_unless_present(api, namespace=namespace, body=body):
             return
-        except kube_api.ApiException as error:
-            # The cache had not yet shown a baseline that an earlier pass created.
-            if not kube_api.is_conflict(error):
-                raise
     patch = [
         {"op": "replace", "path": "/spec/template", "value": baseline_template(primary)},
         {"op": "add", "path": "/spec/replicas", "value": replicas},

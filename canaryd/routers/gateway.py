@@ -226,17 +226,17 @@ class GatewayRouter:
         self._patch_weights(weight, baseline)
 
         # Read back: an admission webhook or another controller may have changed what was written.
-        held = self._read()
+        route = self._read()
         if self._baseline is None:
-            self._check_weights(held, weight=weight)
+            self._check_weights(route, weight=weight)
         else:
-            self._check_weights_with_baseline(held, weight=weight, baseline=baseline)
+            self._check_weights_with_baseline(route, weight=weight, baseline=baseline)
         fields = {} if self._baseline is None else {"baseline_weight": baseline}
         log.info("canary_weight_set", namespace=self._namespace, route=self._route, weight=weight, **fields)
 
-    def _check_weights(self, held: dict[str, Any], *, weight: int) -> None:
-        for primary, canary in find_backends(held, primary=self._primary, canary=self._canary):
-            found = (_weight_at(held, primary), _weight_at(held, canary))
+    def _check_weights(self, route: dict[str, Any], *, weight: int) -> None:
+        for primary, canary in find_backends(route, primary=self._primary, canary=self._canary):
+            found = (_weight_at(route, primary), _weight_at(route, canary))
             if found != (protocol.FULL_WEIGHT - weight, weight):
                 raise protocol.WeightMismatchError(
                     f"HTTPRoute {self._namespace}/{self._route} rule {primary.rule} has weights "
@@ -244,14 +244,14 @@ class GatewayRouter:
                     f"{protocol.FULL_WEIGHT - weight}/{weight}: another controller may be writing them"
                 )
 
-    def _check_weights_with_baseline(self, held: dict[str, Any], *, weight: int, baseline: int) -> None:
+    def _check_weights_with_baseline(self, route: dict[str, Any], *, weight: int, baseline: int) -> None:
         assert self._baseline is not None
         expected = (protocol.FULL_WEIGHT - weight - baseline, weight, baseline)
-        for primary, canary in find_backends(held, primary=self._primary, canary=self._canary):
-            position = find_baseline(held, rule=primary.rule, baseline=self._baseline)
+        for primary, canary in find_backends(route, primary=self._primary, canary=self._canary):
+            position = find_baseline(route, rule=primary.rule, baseline=self._baseline)
             # A rule that never routed to the baseline has no backendRef for it, which is its weight 0.
-            baseline_found = _weight_at(held, position) if position is not None else 0
-            found = (_weight_at(held, primary), _weight_at(held, canary), baseline_found)
+            baseline_found = _weight_at(route, position) if position is not None else 0
+            found = (_weight_at(route, primary), _weight_at(route, canary), baseline_found)
             if found != expected:
                 raise protocol.WeightMismatchError(
                     f"HTTPRoute {self._namespace}/{self._route} rule {primary.rule} has weights "
