@@ -345,7 +345,7 @@ def test_text_output_names_verdict_and_samples(traffic: Traffic) -> None:
     assert "web-primary" in result.output
 
 
-def test_failed_second_read_keeps_verdict_without_time(capsys: pytest.CaptureFixture[str]) -> None:
+def test_failed_second_read_keeps_verdict(capsys: pytest.CaptureFixture[str]) -> None:
     # Prometheus went away after the judgement: only the time of the first deciding look is lost.
     source = analyze._connect(closed_port_url(), scrape_interval=15.0)
     rollout_spec = spec.parse_annotations(WIDE_TOLERANCES, source="Deployment shop/web")

@@ -124,7 +124,7 @@ def test_bad_release_is_rolled_back(bootstrapped):
     support.wait_for(lambda: rig.deployment()["spec"]["replicas"] == 0, timeout=30, message="canary at 0")
 
 
-def test_primary_deleted_after_rollback_returns_on_stable_image(bootstrapped):
+def test_deleted_primary_returns_on_stable_image(bootstrapped):
     rig = bootstrapped
     rig.set_image("example.invalid/web:bad")
     rig.wait_for_phase(1, {"Failed"})

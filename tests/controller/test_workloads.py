@@ -66,7 +66,7 @@ def test_ready_counts_only_the_current_template(status, ready):
     assert state.ready_replicas == ready
 
 
-def test_counts_of_an_unobserved_generation_prove_nothing():
+def test_unobserved_generation_counts_prove_nothing():
     # The Deployment controller has not seen the latest spec yet: its counts may describe the old template.
     observed = deployment(replicas=4, updatedReplicas=4, readyReplicas=4)
     observed["status"]["observedGeneration"] = 1

@@ -140,7 +140,7 @@ def test_pass_that_does_not_count_keeps_step(case):
     assert world.status.step_record(0).verdict is None
 
 
-def test_later_step_judges_data_since_first_step():
+def test_later_step_judges_from_first_step():
     world = World(spec=make_spec(steps="1,5")).start_rollout().reach_analysis(step_index=1)
     first_weight_held = world.status.step_record(0).window_start
 
@@ -152,7 +152,7 @@ def test_later_step_judges_data_since_first_step():
     assert world.status.phase is Phase.PROMOTING
 
 
-def test_cumulative_pass_waits_for_window_at_current_weight():
+def test_pass_waits_for_step_window():
     # Evidence from step 1 already passes, but step 2 still needs its whole window at its own weight.
     world = World(spec=make_spec(steps="1,5")).start_rollout().reach_analysis(step_index=1)
     world.now = world.status.analysis_started_at + MINUTE
@@ -163,7 +163,7 @@ def test_cumulative_pass_waits_for_window_at_current_weight():
     assert world.status.step_record(1).verdict is None
 
 
-def test_analysis_ending_before_current_weight_is_ignored():
+def test_analysis_before_weight_is_ignored():
     world = World(spec=make_spec(steps="1,5")).start_rollout().reach_analysis(step_index=1)
     ended_before = world.analysis(Verdict.FAIL).model_copy(
         update={"window_end": world.status.analysis_started_at}
@@ -176,7 +176,7 @@ def test_analysis_ending_before_current_weight_is_ignored():
     assert world.status.step_record(1).judgement is None
 
 
-def test_status_without_judged_since_judges_from_current_weight():
+def test_old_status_judges_from_current_step():
     # A rollout in progress when canaryd was upgraded from a version that judged each step apart.
     world = World(spec=make_spec(steps="1,5")).start_rollout().reach_analysis(step_index=1)
     started = world.status.analysis_started_at
@@ -187,7 +187,7 @@ def test_status_without_judged_since_judges_from_current_weight():
     assert world.status.judged_since == started
 
 
-def test_new_attempt_judges_from_its_own_first_step():
+def test_new_attempt_restarts_judged_window():
     world = World(spec=make_spec(steps="5,20")).start_rollout().reach_analysis(step_index=1)
     judged_before = world.status.judged_since
     world.push_revision(NEWER)
@@ -285,7 +285,7 @@ def test_rollback_keeps_traffic_and_canary_while_primary_cannot_serve(primary):
     assert world.canary.ready_replicas > 0
 
 
-def test_primary_deleted_after_rollback_returns_on_stable_revision():
+def test_deleted_primary_returns_on_stable_revision():
     world = World(spec=make_spec(steps="5,20")).start_rollout().reach_analysis(step_index=0)
     world.run_until(Phase.FAILED, passes=10, analysis=world.analysis(Verdict.FAIL))
     world.primary = None
@@ -327,8 +327,8 @@ def test_canary_losing_ready_pods_rolls_back():
     assert world.status.desired_weight == 0
 
 
-def test_unobserved_canary_counts_neither_roll_back_nor_advance():
-    # A template change and a scale just made: the Deployment controller's counts still describe the
+def test_unobserved_canary_counts_change_nothing():
+    # Right after a template change and a scale, the Deployment controller's counts still describe the
     # old spec, so they show neither lost pods nor a Ready canary.
     world = World(spec=make_spec(steps="5,20")).start_rollout().reach_analysis(step_index=0)
     world.canary = world.canary.model_copy(update={"ready_replicas": 0, "is_observed": False})
