@@ -56,7 +56,7 @@ class TemplateReader(Protocol):
 
 
 class TemplateUnreadable(outcomes.SourceUnreachable):
-    """The API server did not return a rollout's metric template; nothing about the canary is known."""
+    """A failed read of a rollout's metric template, after which nothing about the canary is known."""
 
     reason = "MetricTemplateUnreadable"
 
